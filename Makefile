@@ -1,0 +1,67 @@
+# Two commands matter: `make demo` and `make test`. Each creates or refreshes
+# .venv first (a quick no-op when it is up to date).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test lint format benchmark histories check present reset slides slides-pdf
+
+help:
+	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
+	@echo "make test         the whole test suite"
+	@echo "make check        preflight: is this laptop ready to give the talk?"
+	@echo "make present      the stage in tmux: server, worker, app and a spare shell, one pane each"
+	@echo "make reset        stop what the demos started and clear the dev server's database"
+	@echo "make slides       serve the deck (presenter mode: notes and timer)"
+	@echo "make slides-pdf   export the deck to slides/slides-export.pdf"
+	@echo "make benchmark    hello-ip latency and throughput figures"
+	@echo "make histories    re-record tests/histories/ (after an intended, versioned workflow change)"
+	@echo "make lint         ruff format --check and ruff check"
+
+# The virtual environment, rebuilt when a requirements file changes.
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed: make PYTHON=python3.12 ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python support/stage.py $(if $(OFFLINE),--offline)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/python support/preflight.py
+
+present: $(STAMP)
+	$(BIN)/python support/present.py $(if $(OFFLINE),--offline)
+
+reset: $(STAMP)
+	$(BIN)/python support/reset.py
+
+benchmark: $(STAMP)
+	$(BIN)/python support/benchmark.py
+
+histories: $(STAMP)
+	$(BIN)/python support/record_histories.py
+
+# The deck: Slidev from the npm registry, installed from slides/package-lock.json.
+slides/node_modules/.package-lock.json: slides/package.json slides/package-lock.json
+	cd slides && npm ci --no-audit --no-fund
+
+slides: slides/node_modules/.package-lock.json
+	cd slides && npm run dev
+
+slides-pdf: slides/node_modules/.package-lock.json
+	cd slides && npm run export
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,151 @@
+"""Plumbing shared by the demo scripts; the audience need not read it.
+
+It gives every script the same three habits:
+
+* settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
+  ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS settings, profiles in
+  ``temporal.toml``), defaulting to the local dev server;
+* when Temporal cannot be reached, one clear line says where it tried and how
+  to start the dev server, never a traceback;
+* Ctrl-C stops the script cleanly, and the process then leaves with
+  ``os._exit`` so that temporalio's Rust bridge is not torn down during
+  interpreter finalisation (sdk-python issue #300: "Fatal Python error:
+  PyGILState_Release" or a segfault at exit).
+
+The scripts import it from their own folder, where ``demo_support.py`` is a
+symbolic link to this one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
+from temporalio.worker import Worker
+
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_NAMESPACE = "default"
+START_SERVER_HINT = (
+    "start it with: temporal server start-dev --ui-port 8080 --db-filename temporal.db"
+)
+
+
+class TemporalUnreachable(Exception):
+    """Raised (and printed as one line) when no Temporal service answers."""
+
+
+def connect_config() -> dict:
+    """Client.connect() arguments from the environment configuration."""
+    config = dict(ClientConfig.load_client_connect_config())
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    config.setdefault("namespace", DEFAULT_NAMESPACE)
+    return config
+
+
+def describe_target(config: dict | None = None) -> str:
+    config = config or connect_config()
+    return f"{config['target_host']} (namespace {config['namespace']!r})"
+
+
+def unreachable_message(config: dict | None = None) -> str:
+    return f"Cannot reach Temporal at {describe_target(config)}: {START_SERVER_HINT}"
+
+
+async def connect(*, wait: bool = False) -> Client:
+    """Connect to Temporal; with ``wait``, keep trying until it answers."""
+    config = connect_config()
+    said_so = False
+    while True:
+        try:
+            return await Client.connect(**config)
+        except RuntimeError as err:
+            # The SDK raises RuntimeError("Failed client connect: ...") for a
+            # refused connection, an unknown namespace or a bad TLS setting.
+            if not wait:
+                raise TemporalUnreachable(unreachable_message(config)) from err
+            if not said_so:
+                print(f"{unreachable_message(config)} (waiting for it...)", flush=True)
+                said_so = True
+            await asyncio.sleep(1)
+
+
+def show_workflow_log() -> None:
+    """Print workflow.logger messages bare, one per line, on stdout.
+
+    workflow.logger is quiet while a workflow replays, so a worker that
+    resumes a run does not print the lines it printed before.
+    """
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("temporalio.workflow")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    # Without this, every message would carry the run's details in a dict.
+    from temporalio import workflow
+
+    workflow.logger.workflow_info_on_message = False
+
+
+async def run_worker(worker: Worker) -> int:
+    """Run a worker until Ctrl-C (or SIGTERM), then shut it down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        # The worker ended by itself: a fatal error such as a namespace that
+        # does not exist. Say it in one line.
+        stopping.cancel()
+        err = running.exception()
+        print(f"The worker stopped: {err}", file=sys.stderr, flush=True)
+        return 1
+    # A second Ctrl-C while shutting down leaves at once.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _leave_now)
+    print("Stopping the worker...", flush=True)
+    await worker.shutdown()
+    try:
+        await running
+    except Exception:
+        pass
+    print("Worker stopped.", flush=True)
+    return 0
+
+
+def _leave_now() -> None:
+    print("Stopped.", flush=True)
+    _exit(130)
+
+
+def run(main: Callable[[], Awaitable[int | None]]) -> None:
+    """Run a script's async main() and leave cleanly, whatever happens.
+
+    Ctrl-C outside the worker loop ends the script with status 130 and no
+    traceback; TemporalUnreachable becomes its one-line message and status 1.
+    """
+    code = 0
+    try:
+        code = asyncio.run(main()) or 0
+    except KeyboardInterrupt:
+        code = 130
+    except TemporalUnreachable as err:
+        print(err, file=sys.stderr)
+        code = 1
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation: see the module docstring.
+    os._exit(code)
