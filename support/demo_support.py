@@ -19,6 +19,7 @@ symbolic link to this one file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -27,6 +28,8 @@ from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RetryConfig
 from temporalio.worker import Worker
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -57,9 +60,28 @@ def unreachable_message(config: dict | None = None) -> str:
     return f"Cannot reach Temporal at {describe_target(config)}: {START_SERVER_HINT}"
 
 
-async def connect(*, wait: bool = False) -> Client:
+_runtime: Runtime | None = None
+
+
+def quiet_runtime() -> Runtime:
+    """The SDK's Rust core, logging errors only.
+
+    Its default prints a colourful warning for every retried call while the
+    Temporal service is down (demo 4); the clients retry anyway.
+    """
+    global _runtime
+    if _runtime is None:
+        quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
+    return _runtime
+
+
+async def connect(*, wait: bool = False, retry_config: RetryConfig | None = None) -> Client:
     """Connect to Temporal; with ``wait``, keep trying until it answers."""
     config = connect_config()
+    config["runtime"] = quiet_runtime()
+    if retry_config:
+        config["retry_config"] = retry_config
     said_so = False
     while True:
         try:
@@ -114,10 +136,8 @@ async def run_worker(worker: Worker) -> int:
         loop.add_signal_handler(sig, _leave_now)
     print("Stopping the worker...", flush=True)
     await worker.shutdown()
-    try:
+    with contextlib.suppress(Exception):
         await running
-    except Exception:
-        pass
     print("Worker stopped.", flush=True)
     return 0
 
@@ -127,12 +147,41 @@ def _leave_now() -> None:
     _exit(130)
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log records as one line each: an error's type and message, no traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        activity_info = getattr(record, "temporal_activity", None)
+        if record.exc_info and record.exc_info[1] is not None:
+            err = record.exc_info[1]
+            if activity_info:
+                message = (
+                    f"Activity {activity_info['activity_type']} failed "
+                    f"(attempt {activity_info['attempt']}): {type(err).__name__}: {err}"
+                )
+            else:
+                message = f"{message}: {type(err).__name__}: {err}"
+        return message
+
+
+def one_line_logs() -> None:
+    """The SDK's own warnings (e.g. a failing activity) as one line, not a traceback."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter())
+    log = logging.getLogger("temporalio")
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+
+
 def run(main: Callable[[], Awaitable[int | None]]) -> None:
     """Run a script's async main() and leave cleanly, whatever happens.
 
     Ctrl-C outside the worker loop ends the script with status 130 and no
     traceback; TemporalUnreachable becomes its one-line message and status 1.
     """
+    one_line_logs()
     code = 0
     try:
         code = asyncio.run(main()) or 0
@@ -149,3 +198,32 @@ def _exit(code: int) -> None:
     sys.stderr.flush()
     # Skip interpreter finalisation: see the module docstring.
     os._exit(code)
+
+
+def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
+    """Serve a Flask app until Ctrl-C; a port in use is one line, not a traceback."""
+    import logging
+
+    from werkzeug.serving import make_server
+
+    one_line_logs()
+    # One line per request would bury the app's own lines; keep warnings only.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if debug:
+        app.run(host=host, port=port, debug=True, use_reloader=False)
+        _exit(0)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except (OSError, SystemExit) as err:
+        print(
+            f"Cannot serve on {host}:{port}: {getattr(err, 'strerror', None) or err}."
+            " Is the app already running? Pick another port with --port.",
+            file=sys.stderr,
+        )
+        _exit(1)
+    print(f"The app is at http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("App stopped.", flush=True)
+        _exit(0)

@@ -1,8 +1,9 @@
 """Start a count and return at once: the worker does the counting."""
 
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
 from counter import TASK_QUEUE, Counter
 from demo_support import connect, run
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 WORKFLOW_ID = "durable-counter"  # one count at a time, found again by its id
 

@@ -1,8 +1,9 @@
 """Run the counter: poll the task queue, execute the workflow and its activity."""
 
+from temporalio.worker import Worker
+
 from counter import TASK_QUEUE, Counter, add_one
 from demo_support import connect, run, run_worker, show_workflow_log
-from temporalio.worker import Worker
 
 
 async def main() -> int:

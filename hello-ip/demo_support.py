@@ -1,0 +1,1 @@
+../support/demo_support.py

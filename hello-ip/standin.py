@@ -1,0 +1,88 @@
+"""Local stand-ins for icanhazip.com and ip-api.com, for a talk with no internet.
+
+    python standin.py            # serves on http://127.0.0.1:9000
+
+Then run the worker with
+    IP_SERVICE_URL=http://127.0.0.1:9000 GEO_SERVICE_URL=http://127.0.0.1:9000/json
+
+They answer in the real services' shapes, with fixed answers. Ctrl-C here is
+the bonus demo's network outage; start it again and the network is back.
+"""
+
+import argparse
+import ipaddress
+import sys
+
+from aiohttp import web
+
+DEFAULT_IP = "203.0.113.42"  # TEST-NET-3: a documentation address, nobody's real IP
+# Addresses ip-api.com has no place for: it answers "fail" with "private range".
+PRIVATE_RANGES = [
+    ipaddress.ip_network(net)
+    for net in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "::1/128",
+        "fc00::/7",
+    )
+]
+LOCATION = {"city": "Toronto", "regionName": "Ontario", "region": "ON", "country": "Canada"}
+
+
+def make_app(ip: str = DEFAULT_IP) -> web.Application:
+    async def what_is_my_ip(request: web.Request) -> web.Response:
+        # Like icanhazip.com: the IP as plain text and a newline.
+        return web.Response(text=ip + "\n")
+
+    async def geolocate(request: web.Request) -> web.Response:
+        # Like http://ip-api.com/json/{ip}: "success" with the place, or
+        # "fail" with a message for addresses that have no location.
+        query = request.match_info["ip"]
+        try:
+            address = ipaddress.ip_address(query)
+        except ValueError:
+            return web.json_response({"status": "fail", "message": "invalid query", "query": query})
+        if any(address in net for net in PRIVATE_RANGES):
+            return web.json_response({"status": "fail", "message": "private range", "query": query})
+        return web.json_response(
+            {
+                "status": "success",
+                "countryCode": "CA",
+                **LOCATION,
+                "lat": 43.6532,
+                "lon": -79.3832,
+                "timezone": "America/Toronto",
+                "query": query,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/", what_is_my_ip)
+    app.router.add_get("/json/{ip}", geolocate)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--ip", default=DEFAULT_IP, help="the IP address to answer with")
+    args = parser.parse_args()
+    print(
+        f"Stand-in services on http://{args.host}:{args.port} "
+        f"(IP {args.ip}, geolocation {args.host}:{args.port}/json/<ip>). Ctrl-C cuts the network.",
+        flush=True,
+    )
+    try:
+        web.run_app(make_app(args.ip), host=args.host, port=args.port, print=None)
+    except OSError as err:
+        sys.exit(f"Cannot serve on {args.host}:{args.port}: {err.strerror}")
+    except KeyboardInterrupt:
+        pass
+    print("Stand-in services stopped: the network is down.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

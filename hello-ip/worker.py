@@ -1,0 +1,27 @@
+"""The worker: it polls the task queue and runs the workflow and its activities."""
+
+import aiohttp
+from temporalio.worker import Worker
+
+from activities import IpActivities
+from demo_support import connect, run, run_worker
+from workflow import TASK_QUEUE, GreetingWorkflow
+
+
+async def main() -> int:
+    client = await connect(wait=True)
+    # Worker-scoped state: one HTTP session, shared by every activity call.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=8)) as session:
+        activities = IpActivities(session)
+        worker = Worker(
+            client,
+            task_queue=TASK_QUEUE,
+            workflows=[GreetingWorkflow],
+            activities=[activities.get_ip, activities.get_location_info],
+        )
+        print(f"Starting the worker....{client.identity}", flush=True)
+        return await run_worker(worker)  # until Ctrl-C
+
+
+if __name__ == "__main__":
+    run(main)

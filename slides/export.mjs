@@ -1,0 +1,56 @@
+// `npm run export` (make slides-pdf): the deck as slides-export.pdf, printed by
+// a Chromium or Chrome already on this machine; no browser download needed.
+//
+//   CHROMIUM_PATH=/path/to/chrome npm run export    # choose the browser
+//   npm run export -- --with-clicks                 # extra arguments go to `slidev export`
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const SLIDEV = join(HERE, 'node_modules', '@slidev', 'cli', 'bin', 'slidev.mjs')
+
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
+]
+const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
+
+function onPath(name) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, name)
+    if (dir && existsSync(candidate))
+      return candidate
+  }
+  return undefined
+}
+
+function findBrowser() {
+  const chosen = process.env.CHROMIUM_PATH
+  if (chosen) {
+    if (!existsSync(chosen)) {
+      console.error(`CHROMIUM_PATH=${chosen}: no such file.`)
+      process.exit(1)
+    }
+    return chosen
+  }
+  return CANDIDATES.find(path => existsSync(path)) ?? NAMES.map(onPath).find(Boolean)
+}
+
+const browser = findBrowser()
+const args = ['export', ...process.argv.slice(2)]
+if (browser) {
+  console.log(`Exporting with ${browser}`)
+  args.push('--executable-path', browser)
+}
+else {
+  // Playwright's own Chromium, if `npx playwright-core install chromium` fetched one.
+  console.log('No Chromium or Chrome found (set CHROMIUM_PATH): trying Playwright\'s own browser.')
+}
+const slidev = spawnSync(process.execPath, [SLIDEV, ...args], { cwd: HERE, stdio: 'inherit' })
+process.exit(slidev.status ?? 1)

@@ -1,0 +1,246 @@
+"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COUNTER_DIR = REPO / "durable-vs-volatile-execution"
+HELLO_DIR = REPO / "hello-ip"
+TEMPORAL = Path(sys.executable).parent / "temporal"
+TEST_NAMESPACE = "meetup-tests"  # not "default": proves TEMPORAL_NAMESPACE is honoured
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _restore_sigint() -> None:
+    # A child of a non-interactive shell's background job inherits SIGINT
+    # ignored; a presenter's terminal delivers it. Restore the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setpgrp()  # a group of its own, so the test's own Ctrl-C does not reach it
+
+
+class Proc:
+    """A script run as a subprocess, its output captured to files."""
+
+    def __init__(self, args, cwd, env=None, name=None):
+        self.name = name or Path(str(args[-1])).name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.out_path = self.dir / "stdout"
+        self.err_path = self.dir / "stderr"
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.popen = subprocess.Popen(
+                [str(a) for a in args],
+                cwd=cwd,
+                env=full_env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_restore_sigint,
+            )
+        self.started = time.monotonic()
+
+    @property
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    def wait_for_line(self, pattern: str, timeout: float = 15, start: int = 0) -> str:
+        """Wait until stdout has a line (after the first `start` lines) matching pattern."""
+        regex = re.compile(pattern)
+
+        def found():
+            for line in self.lines()[start:]:
+                if regex.search(line):
+                    return line
+            if self.popen.poll() is not None:
+                raise AssertionError(
+                    f"{self.name} exited ({self.popen.returncode}) before printing "
+                    f"{pattern!r}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+                )
+            return None
+
+        return wait_for(found, timeout, 0.05, f"{self.name} to print {pattern!r}")
+
+    def interrupt(self, timeout: float = 15) -> int:
+        """Ctrl-C, then wait for the process to end."""
+        self.popen.send_signal(signal.SIGINT)
+        return self.wait(timeout)
+
+    def kill(self) -> int:
+        self.popen.kill()
+        return self.wait(10)
+
+    def wait(self, timeout: float = 15) -> int:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+            raise AssertionError(
+                f"{self.name} did not exit within {timeout}s\n"
+                f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+            ) from None
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+    def assert_clean_exit(self, code: int | None = None) -> None:
+        """Exit status 0 or 130, and nothing a presenter should not see."""
+        rc = self.popen.returncode if code is None else code
+        text = self.stdout + self.stderr
+        assert rc in (0, 130), f"{self.name} exited {rc}\n{text}"
+        for bad in ("Traceback", "Fatal Python error", "Segmentation fault", "panicked"):
+            assert bad not in text, f"{self.name} printed {bad!r}:\n{text}"
+
+
+def python_script(script: Path, *args, env=None, name=None) -> Proc:
+    """Run `python script.py` from the script's own folder, as the README says."""
+    return Proc(
+        [sys.executable, script.name, *args], cwd=script.parent, env=env, name=name or script.name
+    )
+
+
+class DevServer:
+    """The real Temporal dev server (the pip-installed CLI) on free ports."""
+
+    def __init__(self, db_dir: Path, namespaces=(TEST_NAMESPACE,)):
+        self.db_file = Path(db_dir) / "temporal.db"
+        self.port = free_port()
+        self.ui_port = free_port()
+        self.namespaces = namespaces
+        self.proc: Proc | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def env(self, namespace: str = TEST_NAMESPACE) -> dict:
+        return {"TEMPORAL_ADDRESS": self.address, "TEMPORAL_NAMESPACE": namespace}
+
+    def start(self, timeout: float = 30) -> DevServer:
+        args = [
+            TEMPORAL, "server", "start-dev",
+            "--ip", "127.0.0.1",
+            "--port", self.port,
+            "--ui-port", self.ui_port,
+            "--db-filename", self.db_file,
+            "--log-level", "error",
+        ]  # fmt: skip
+        for ns in self.namespaces:
+            args += ["--namespace", ns]
+        self.proc = Proc(args, cwd=self.db_file.parent, name="temporal")
+        wait_for(self._ready, timeout, 0.2, "the Temporal dev server")
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc.popen.poll() is not None:
+            raise AssertionError(f"dev server exited:\n{self.proc.stdout}\n{self.proc.stderr}")
+        if not port_open(self.port):
+            return False
+        # The port opens before the namespaces are ready: ask the CLI.
+        probe = subprocess.run(
+            [TEMPORAL, "operator", "namespace", "describe", "--address", self.address,
+             "--namespace", self.namespaces[-1] if self.namespaces else "default"],
+            capture_output=True,
+        )  # fmt: skip
+        return probe.returncode == 0
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        if self.proc and self.proc.popen.poll() is None:
+            self.proc.popen.send_signal(sig)
+            self.proc.wait(20)
+
+    def restart(self) -> DevServer:
+        """Start again on the same ports with the same database file."""
+        return self.start()
+
+
+def no_traceback(text: str) -> None:
+    assert "Traceback" not in text, text
+
+
+def history(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
+    """A run's event history, as `temporal workflow show --output json` prints it."""
+    import json
+
+    out = subprocess.run(
+        [TEMPORAL, "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
+         "--address", server.address, "--namespace", namespace],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)["events"]
+
+
+def event_types(events: list[dict]) -> list[str]:
+    return [e["eventType"].removeprefix("EVENT_TYPE_") for e in events]
+
+
+def activity_counts(events: list[dict], state: str = "COMPLETED") -> dict[str, int]:
+    """How many times each activity type reached `state` (SCHEDULED, COMPLETED...)."""
+    scheduled = {}
+    for e in events:
+        attrs = e.get("activityTaskScheduledEventAttributes")
+        if attrs:
+            scheduled[e["eventId"]] = attrs["activityType"]["name"]
+    counts: dict[str, int] = {}
+    key = "activityTask" + state.title() + "EventAttributes"
+    for e in events:
+        if state == "SCHEDULED" and e["eventId"] in scheduled:
+            name = scheduled[e["eventId"]]
+        elif key in e:
+            name = scheduled[e[key]["scheduledEventId"]]
+        else:
+            continue
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def terminate(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> None:
+    subprocess.run(
+        [TEMPORAL, "workflow", "terminate", "--workflow-id", workflow_id, "--reason", "cleanup",
+         "--address", server.address, "--namespace", namespace],
+        capture_output=True,
+    )  # fmt: skip
