@@ -147,6 +147,15 @@ def _leave_now() -> None:
     _exit(130)
 
 
+def ctrl_c_works() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt even if SIGINT came in ignored.
+
+    A process started in the background by a non-interactive shell inherits
+    SIGINT ignored; Python then leaves it that way and Ctrl-C does nothing.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class OneLineFormatter(logging.Formatter):
     """Log records as one line each: an error's type and message, no traceback."""
 
@@ -182,6 +191,7 @@ def run(main: Callable[[], Awaitable[int | None]]) -> None:
     traceback; TemporalUnreachable becomes its one-line message and status 1.
     """
     one_line_logs()
+    ctrl_c_works()
     code = 0
     try:
         code = asyncio.run(main()) or 0
@@ -207,6 +217,7 @@ def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
     from werkzeug.serving import make_server
 
     one_line_logs()
+    ctrl_c_works()
     # One line per request would bury the app's own lines; keep warnings only.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if debug:
@@ -222,8 +233,7 @@ def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
         )
         _exit(1)
     print(f"The app is at http://{host}:{port} (Ctrl-C stops it)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("App stopped.", flush=True)
-        _exit(0)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()  # returns on Ctrl-C
+    print("App stopped.", flush=True)
+    _exit(0)

