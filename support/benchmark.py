@@ -1,0 +1,113 @@
+"""`make benchmark`: hello-ip's latency and throughput, printed as figures.
+
+Starts its own dev server (free ports, temp dir), the stand-in services, a
+worker and the app, then measures:
+
+1. greeting latency with sleep 0 through the JSON API (POST, then GET with
+   ?wait=1 as the page does, until COMPLETED), against a bare
+   client.execute_workflow of the same workflow, interleaved in the same run;
+2. 100 greetings submitted at once through the API: all must complete, with
+   distinct workflow ids; prints the throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "hello-ip")]
+
+from temporalio.client import Client  # noqa: E402
+
+from helpers import DevServer, HelloStage, expected_greeting  # noqa: E402
+from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def via_api(stage: HelloStage) -> float:
+    started = time.perf_counter()
+    workflow_id = stage.post("Bench", 0)
+    done = stage.wait_done(workflow_id, timeout=30)
+    elapsed = time.perf_counter() - started
+    assert done["result"]["greeting"] == expected_greeting("Bench"), done
+    return elapsed
+
+
+async def bare(client: Client) -> float:
+    started = time.perf_counter()
+    result = await client.execute_workflow(
+        GreetingWorkflow.run,
+        GreetingInput("Bench", 0),
+        id=f"bench-bare-{uuid.uuid4().hex}",
+        task_queue=TASK_QUEUE,
+    )
+    elapsed = time.perf_counter() - started
+    assert result.location == "Toronto, Ontario, Canada"
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=60, help="latency samples of each kind")
+    parser.add_argument("--concurrent", type=int, default=100)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = DevServer(Path(tmp)).start()
+        stage = HelloStage(server).start_all()
+        try:
+            measure(stage, server, args.runs, args.concurrent)
+        finally:
+            stage.stop()
+            server.stop()
+
+
+def measure(stage: HelloStage, server: DevServer, runs: int, concurrent: int) -> None:
+    loop = asyncio.new_event_loop()
+    client = loop.run_until_complete(Client.connect(server.address, namespace=stage.namespace))
+    for _ in range(5):  # warm up both paths
+        via_api(stage)
+        loop.run_until_complete(bare(client))
+    api, direct = [], []
+    for _ in range(runs):  # interleaved, so both see the same machine
+        api.append(via_api(stage))
+        direct.append(loop.run_until_complete(bare(client)))
+
+    def ms(values, p):
+        return f"{percentile(values, p) * 1000:7.1f} ms"
+
+    print(f"\nGreeting latency, sleep 0, {runs} runs each (2 cores, local dev server):")
+    print(f"  via the JSON API (POST + GET ?wait=1): p50 {ms(api, 50)}   p95 {ms(api, 95)}")
+    print(f"  bare client.execute_workflow:          p50 {ms(direct, 50)}   p95 {ms(direct, 95)}")
+    ratio = statistics.median(api) / statistics.median(direct)
+    print(f"  ratio of p50s (API / bare): {ratio:.2f}  (goal: <= 1.3)")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrent) as pool:
+        ids = list(pool.map(lambda i: stage.post(f"Guest {i}", 0), range(concurrent)))
+        results = list(pool.map(lambda wid: stage.wait_done(wid, timeout=120), ids))
+    wall = time.perf_counter() - started
+    completed = sum(r["status"] == "COMPLETED" for r in results)
+    print(f"\n{concurrent} concurrent greetings through the API:")
+    print(
+        f"  completed {completed}/{concurrent}, distinct workflow ids {len(set(ids))}/{concurrent}"
+    )
+    print(f"  wall time {wall:.2f} s, throughput {concurrent / wall:.1f} greetings/s")
+    if completed != concurrent or len(set(ids)) != concurrent:
+        sys.exit("FAILED: not every greeting completed with its own id")
+
+
+if __name__ == "__main__":
+    main()
