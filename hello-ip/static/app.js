@@ -38,7 +38,7 @@ function reset() {
   history.replaceState(null, "", location.pathname);
   $("name").focus();
 }
-$("reset").addEventListener("click", reset);
+$("reset-button").addEventListener("click", reset);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -94,16 +94,16 @@ function elapsedText(data, started) {
 
 function render(data, started) {
   if (!data) {
-    show("status-line", `Starting... (${elapsedText(null, started)})`);
+    show("status-line", `Starting... · ${elapsedText(null, started)} elapsed`);
     return;
   }
   if (data.unreachable) {
-    show("status-line", `Waiting... (${elapsedText(null, started)})`);
+    show("status-line", `Waiting for Temporal... · ${elapsedText(null, started)} elapsed`);
     show("status-detail", data.error + "\nStill trying: the run is safe in Temporal's database.");
     return;
   }
   const p = data.progress || {};
-  show("status-line", `${p.message || data.status} (${elapsedText(data, started)})`);
+  show("status-line", `${p.message || data.status} · ${elapsedText(data, started)} elapsed`);
   const details = [];
   if (p.last_error) details.push(`Last error: ${p.last_error}`);
   if (p.next_retry_in_seconds !== undefined && p.next_retry_in_seconds !== null) {
