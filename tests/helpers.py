@@ -362,3 +362,21 @@ EXPECTED_LOCATION = "Toronto, Ontario, Canada"
 
 def expected_greeting(name: str) -> str:
     return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"
+
+
+def normalize(line: str) -> str:
+    """What may differ between the README's sample output and a real run."""
+    line = re.sub(r"\.\.\.\.\S+@\S+$", "....<identity>", line)  # worker identity: pid@host
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
+
+
+def readme_block(name: str) -> list[str]:
+    """The README's sample output tagged `<!-- expect: name -->`, normalized."""
+    readme = (REPO / "README.md").read_text()
+    found = re.search(rf"<!-- expect: {re.escape(name)} -->\n```text\n(.*?)\n```", readme, re.S)
+    assert found, f"README.md has no output block tagged {name!r}"
+    return [normalize(line) for line in found[1].splitlines()]
+
+
+def assert_matches_readme(name: str, lines: list[str]) -> None:
+    assert [normalize(line) for line in lines] == readme_block(name)

@@ -15,6 +15,7 @@ from helpers import (
     HELLO_DIR,
     DevServer,
     HelloStage,
+    assert_matches_readme,
     event_types,
     expected_greeting,
     free_port,
@@ -88,6 +89,13 @@ def test_the_default_services_are_the_real_ones():
 # --- the workflow, run by the real worker ---------------------------------------------------
 
 
+def test_each_piece_prints_the_start_line_the_readme_shows(hello):
+    standin, worker, app = hello.procs[:3]
+    assert_matches_readme("standin-start", standin.lines()[:1])
+    assert_matches_readme("hello-worker-start", worker.lines()[:1])
+    assert_matches_readme("app-start", app.lines()[:1])
+
+
 def test_sleep_0_greets_at_once(hello):
     workflow_id = hello.post("Ada", 0)
     started = time.monotonic()
@@ -100,6 +108,7 @@ def test_sleep_0_greets_at_once(hello):
         "location": EXPECTED_LOCATION,
         "greeting": expected_greeting("Ada"),
     }
+    assert_matches_readme("greeting", done["result"]["greeting"].splitlines())
     types = event_types(hello.history(workflow_id))
     assert "TIMER_STARTED" not in types
     assert types.count("ACTIVITY_TASK_COMPLETED") == 2

@@ -1,0 +1,133 @@
+"""The README is a script that must be true: its paths, line numbers, make targets,
+scripts and sample outputs are checked against the repository.
+
+Sample outputs (blocks tagged `<!-- expect: NAME -->`) are compared with what the real
+scripts print by the behavioural tests; this file checks that each tag has such a test.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO
+
+README = (REPO / "README.md").read_text()
+TESTS = REPO / "tests"
+DEMO_DIRS = [REPO, REPO / "durable-vs-volatile-execution", REPO / "hello-ip"]
+# Names the README uses that are not files of this repository: the dev server's
+# database (created at run time), Temporal's own config file, a placeholder.
+NOT_REPO_FILES = {"temporal.db", "temporal.toml", "file.json"}
+
+
+def code_spans() -> list[str]:
+    without_blocks = re.sub(r"```.*?```", "", README, flags=re.S)
+    return re.findall(r"`([^`\n]+)`", without_blocks)
+
+
+def code_blocks() -> list[str]:
+    return re.findall(r"```\w*\n(.*?)```", README, flags=re.S)
+
+
+def looks_like_path(token: str) -> bool:
+    if " " in token or ":" in token or token.startswith(("/", "-", ".")):
+        return False
+    if any(c in token for c in "{}<>*=()'\""):
+        return False
+    return "/" in token or re.search(r"\.(py|txt|json|md|toml|js|css|html|db)$", token) is not None
+
+
+def test_every_path_it_names_exists():
+    paths = sorted({t for t in code_spans() if looks_like_path(t)} - NOT_REPO_FILES)
+    assert len(paths) > 20  # the check reads the README, not nothing
+    names = {p.name for p in REPO.rglob("*") if "node_modules" not in p.parts}
+    missing = [
+        p
+        for p in paths
+        if not any((d / p).exists() for d in DEMO_DIRS) and ("/" in p or p not in names)
+    ]
+    assert missing == []
+
+
+def test_every_line_number_it_cites_holds_the_text_it_describes():
+    cites = re.findall(r"`([\w./-]+)`, line (\d+), change `([^`]+)`", README)
+    assert cites, "the README cites demo 5's line"
+    for path, line, text in cites:
+        lines = (REPO / path).read_text().splitlines()
+        assert text in lines[int(line) - 1], f"{path} line {line} is {lines[int(line) - 1]!r}"
+
+
+def test_every_make_target_it_shows_exists():
+    makefile = (REPO / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
+    shown = {m for code in code_in_order() for m in re.findall(r"^make ([a-z][\w-]*)", code, re.M)}
+    assert {"demo", "test", "check", "present", "reset", "histories", "benchmark"} <= shown
+    assert shown - targets == set()
+
+
+def code_in_order() -> list[str]:
+    """Code blocks and code spans, in the order a reader meets them."""
+    return [m[1] or m[2] for m in re.finditer(r"```\w*\n(.*?)```|`([^`\n]+)`", README, flags=re.S)]
+
+
+def test_every_script_it_runs_exists_where_it_runs_it():
+    cwd = REPO
+    checked = 0
+    for snippet in code_in_order():
+        for command in re.split(r"\n|&&", snippet):
+            command = command.strip()
+            if match := re.match(r"cd (\S+)$", command):
+                target = match[1]
+                cwd = REPO / target if (REPO / target).is_dir() else (cwd / target).resolve()
+                assert cwd.is_dir(), f"cd {target}: no such folder"
+            for script in re.findall(r"\bpython ([\w/.-]+\.py)", command):
+                assert (cwd / script).is_file(), f"{command!r} run in {cwd}"
+                checked += 1
+    assert checked >= 8
+
+
+def test_every_sample_output_is_compared_with_a_real_run():
+    tags = re.findall(r"<!-- expect: ([\w-]+) -->", README)
+    assert len(tags) == len(set(tags)) >= 9
+    sources = "".join(p.read_text() for p in TESTS.glob("test_*.py"))
+    unchecked = [t for t in tags if f'assert_matches_readme("{t}"' not in sources]
+    assert unchecked == []
+
+
+def slug(heading: str) -> str:
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_table_of_contents_points_at_real_headings():
+    headings = {slug(h) for h in re.findall(r"^##+ (.+)$", README, flags=re.M)}
+    links = re.findall(r"\]\(#([\w-]+)\)", README)
+    assert len(links) >= 15
+    assert [link for link in links if link not in headings] == []
+
+
+def test_the_talk_timing_covers_45_minutes():
+    rows = re.findall(r"^\| (\d+)–(\d+) \|", README, flags=re.M)
+    spans = [(int(a), int(b)) for a, b in rows]
+    assert spans[0][0] == 0 and spans[-1][1] == 45
+    assert all(prev[1] == nxt[0] for prev, nxt in zip(spans, spans[1:], strict=False))
+
+
+def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    message = subprocess.run(
+        [sys.executable, "-c", "import demo_support; print(demo_support.unreachable_message())"],
+        cwd=REPO / "support", env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert f"| `{message}` |" in README
+    code = "".join(p.read_text() for p in [*REPO.glob("hello-ip/*.py"), *REPO.glob("support/*.py")])
+    for phrase in ["no worker is picking up work", "Temporal is unreachable", "Cannot serve on ",
+                   "Already in use: ", "private range"]:  # fmt: skip
+        assert phrase in README and phrase in code, phrase
+
+
+@pytest.mark.parametrize("claim", ["about a second", "about two seconds", "about two"])
+def test_recovery_claims_are_backed_by_the_demo_tests(claim):
+    # The demo tests print the measured recovery times; they assert the hard bound (10 s).
+    assert claim in README
