@@ -30,8 +30,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/python support/stage.py $(if $(OFFLINE),--offline)
 
+# Two test processes, each with its own dev server; a test file stays in one process.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 check: $(STAMP)
 	$(BIN)/python support/preflight.py
