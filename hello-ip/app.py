@@ -11,7 +11,6 @@ import logging
 import os
 
 from flask import Flask, render_template, request, url_for
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from app_support import (
@@ -46,19 +45,15 @@ def create_app(ui_url: str | None = None) -> Flask:
         greeting = parse_greeting(request.get_json(silent=True))
         if isinstance(greeting, str):
             return {"error": greeting}, 400  # bad input starts nothing
+        # A fresh id for every submission: two people who press the button at
+        # the same moment get two runs. Start the workflow and return at once.
+        workflow_id = new_workflow_id(greeting.name)
         client = temporal.client()
-        while True:
-            workflow_id = new_workflow_id(greeting.name)
-            try:
-                # Start the workflow and return at once: the worker runs it.
-                temporal.run(
-                    client.start_workflow(
-                        GreetingWorkflow.run, greeting, id=workflow_id, task_queue=TASK_QUEUE
-                    )
-                )
-                break
-            except WorkflowAlreadyStartedError:
-                continue  # that id was taken: draw another one
+        temporal.run(
+            client.start_workflow(
+                GreetingWorkflow.run, greeting, id=workflow_id, task_queue=TASK_QUEUE
+            )
+        )
         app.logger.info("Started %s (sleep %s s)", workflow_id, greeting.sleep_seconds)
         return {
             "workflow_id": workflow_id,

@@ -105,9 +105,13 @@ def parse_greeting(body: Any) -> GreetingInput | str:
 
 
 def new_workflow_id(name: str) -> str:
-    """Readable in the Web UI, and unique: every submission gets its own run."""
+    """Readable in the Web UI, and unique: 64 random bits for every submission.
+
+    Were two ever equal, Temporal would refuse to start the second run (it
+    never overwrites one), so a collision could not lose a greeting either.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "guest"
-    return f"greeting-{slug}-{uuid.uuid4().hex[:12]}"
+    return f"greeting-{slug}-{uuid.uuid4().hex[:16]}"
 
 
 def greeting_text(name: str, ip: str, location: str) -> str:
