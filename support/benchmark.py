@@ -1,7 +1,11 @@
-"""`make benchmark`: hello-ip's latency and throughput, printed as figures.
+"""`make benchmark`: the demos' speed, printed as figures.
 
-Starts its own dev server (free ports, temp dir), the stand-in services, a
-worker and the app, then measures:
+Starts its own dev server (free ports, temp dir), and measures:
+
+0. the teaser: from restarting the counter's worker (after Ctrl-C mid-count)
+   to the next number on screen, median of 5;
+
+then with the stand-in services, a hello-ip worker and the app:
 
 1. greeting latency with sleep 0 through the JSON API (POST, then GET with
    ?wait=1 as the page does, until COMPLETED), against a bare
@@ -27,7 +31,15 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "hello-ip")]
 
 from temporalio.client import Client  # noqa: E402
 
-from helpers import DevServer, HelloStage, expected_greeting  # noqa: E402
+from helpers import (  # noqa: E402
+    COUNTER_DIR,
+    TEST_NAMESPACE,
+    DevServer,
+    HelloStage,
+    expected_greeting,
+    python_script,
+    terminate,
+)
 from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow  # noqa: E402
 
 
@@ -66,12 +78,39 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         server = DevServer(Path(tmp)).start()
-        stage = HelloStage(server).start_all()
         try:
-            measure(stage, server, args.runs, args.concurrent)
+            counter_restarts(server)
+            stage = HelloStage(server).start_all()
+            try:
+                measure(stage, server, args.runs, args.concurrent)
+            finally:
+                stage.stop()
         finally:
-            stage.stop()
             server.stop()
+
+
+def counter_restarts(server: DevServer, times: int = 5) -> None:
+    durable = COUNTER_DIR / "durable"
+    env = server.env()
+    seconds = []
+    for _ in range(times):
+        worker = python_script(durable / "worker.py", env=env)
+        worker.wait_for_line("^Starting the worker")
+        python_script(durable / "starter.py", env=env).wait(15)
+        worker.wait_for_line(r"^3$", timeout=20)
+        worker.interrupt()
+        started = time.perf_counter()
+        worker = python_script(durable / "worker.py", env=env)
+        worker.wait_for_line(r"^4$", timeout=30)
+        seconds.append(time.perf_counter() - started)
+        worker.interrupt()
+        terminate(server, "durable-counter", TEST_NAMESPACE)
+    print(
+        "Teaser: worker restarted after Ctrl-C at 3, until it prints 4 (includes Python start-up):"
+    )
+    print(
+        f"  {', '.join(f'{s:.2f}' for s in seconds)} s; median {statistics.median(seconds):.2f} s"
+    )
 
 
 def measure(stage: HelloStage, server: DevServer, runs: int, concurrent: int) -> None:
