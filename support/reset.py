@@ -1,0 +1,489 @@
+"""`make reset`: a clean stage between rehearsals.
+
+It says first what it will do, then (after a yes) does it:
+
+1. terminates the demo workflows still running (task queues hello-ip and
+   durable-counter) on the Temporal server the demos use (TEMPORAL_ADDRESS,
+   default localhost:7233), while that server still answers;
+2. stops the processes this repository started, and only those: the dev
+   server whose database file is in this repository, and the demo scripts
+   (worker.py, app.py, standin.py, the counters, make demo) run from it;
+3. closes the tmux session of `make present`;
+4. removes the dev server's database (temporal.db, and its -wal and -shm
+   files), so the next start has an empty history.
+
+It asks before acting when run in a terminal. Elsewhere it acts only when
+told to: --yes, or `make reset YES=1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import stage
+
+SESSION = "durable-demo"
+DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")
+DB_NAME = "temporal.db"
+DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
+COUNTER = Path("durable-vs-volatile-execution")
+EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make demo itself
+    COUNTER / "durable" / "worker.py": "counter worker",
+    COUNTER / "durable" / "starter.py": "counter starter",
+    COUNTER / "volatile" / "counter.py": "volatile counter",
+    Path("support") / "stage.py": "make demo",
+}
+# Stopped in this order: make demo first (it stops its own pieces), the server last.
+ORDER = ["make demo", "counter starter", "volatile counter", "app", "worker", "counter worker"]
+ORDER += ["standin", "server"]
+PATIENCE = {"make demo": 25.0, "server": 15.0}  # seconds after Ctrl-C; others 10
+
+
+@dataclass
+class Found:
+    pid: int
+    role: str
+    argv: list[str]
+    cwd: str
+    db: Path | None = None
+
+    def describe(self) -> str:
+        command = shlex.join([Path(self.argv[0]).name, *self.argv[1:]])
+        return f"pid {self.pid:<7} {self.role:<16} {command}  (in {self.cwd})"
+
+
+@dataclass
+class Plan:
+    processes: list[Found] = field(default_factory=list)
+    session: bool = False
+    files: list[Path] = field(default_factory=list)
+    workflows: list[tuple[str, str | None]] = field(default_factory=list)  # (id, run id)
+    target: str = ""
+    temporal_note: str = ""
+
+    def empty(self) -> bool:
+        return not (self.processes or self.session or self.files or self.workflows)
+
+
+# --- Which processes belong to this repository -----------------------------------------
+
+
+def real(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def repo_scripts(repo: Path) -> dict[Path, str]:
+    """Each demo script of the repository, by its real path, with its role."""
+    scripts = {}
+    for piece in stage.pieces(offline=True):
+        argv = piece["argv"]
+        if argv[0] == sys.executable and len(argv) > 1:
+            relative = Path(piece["cwd"]).relative_to(stage.REPO) / argv[1]
+            scripts[real(repo / relative)] = piece["name"]
+    for relative, role in EXTRA_SCRIPTS.items():
+        scripts[real(repo / relative)] = role
+    return scripts
+
+
+def _flag_value(argv: list[str], *names: str) -> str | None:
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if name.startswith("--") and arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def _script_of(argv: list[str]) -> str | None:
+    """The script a Python command line runs, if any (python [options] script.py ...)."""
+    if not Path(argv[0]).name.lower().startswith("python"):
+        return None
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in ("-c", "-m"):
+            return None
+        if arg in ("-X", "-W"):
+            next(args, None)
+            continue
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def classify(argv: list[str], cwd: str, repo: Path, scripts: dict[Path, str]) -> Found | None:
+    if not argv or not cwd:
+        return None
+    if "start-dev" in argv and argv[argv.index("start-dev") - 1] == "server":
+        db = _flag_value(argv, "--db-filename", "-f")
+        if db is None:
+            return None  # an in-memory server: nothing says it is ours
+        path = real(Path(cwd) / db)
+        if repo in path.parents:
+            return Found(0, "server", argv, cwd, path)
+        return None
+    script = _script_of(argv)
+    if script is not None:
+        role = scripts.get(real(Path(cwd) / script))
+        if role:
+            return Found(0, role, argv, cwd)
+    return None
+
+
+def all_processes():
+    """(pid, argv, cwd) of every process we may look at; zombies left out."""
+    me = os.getpid()
+    if Path("/proc/self/cmdline").exists():
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            pid = int(entry.name)
+            try:
+                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if not raw or _proc_state(pid) == "Z":
+                    continue
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+            except OSError:  # gone, or another user's
+                continue
+            yield pid, [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]], cwd
+        return
+    # macOS and other Unixes: ps for the command lines, lsof for the folders.
+    out = subprocess.run(
+        ["ps", "-axww", "-o", "pid=,stat=,command="], capture_output=True, text=True, timeout=10
+    )
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) < 3 or parts[1].startswith("Z") or int(parts[0]) == me:
+            continue
+        argv = parts[2].split()
+        if "start-dev" not in argv and not any(a.endswith(".py") for a in argv):
+            continue  # cheap filter before asking lsof
+        yield int(parts[0]), argv, _lsof_cwd(int(parts[0]))
+
+
+def _proc_state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _lsof_cwd(pid: int) -> str:
+    try:
+        out = subprocess.run(
+            ["lsof", "-a", "-p", str(pid), "-d", "cwd", "-Fn"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return next((line[1:] for line in out.stdout.splitlines() if line.startswith("n")), "")
+
+
+def find_processes(repo: Path) -> list[Found]:
+    scripts = repo_scripts(repo)
+    found = []
+    for pid, argv, cwd in all_processes():
+        match = classify(argv, cwd, repo, scripts)
+        if match:
+            match.pid = pid
+            found.append(match)
+    last = len(ORDER) - 1  # the server; any other piece just before it
+    return sorted(
+        found, key=lambda f: (ORDER.index(f.role) if f.role in ORDER else last - 0.5, f.pid)
+    )
+
+
+def alive(found: Found) -> bool:
+    """Still running, and still the same program (a pid can be reused)."""
+    try:
+        os.kill(found.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if Path(f"/proc/{found.pid}").exists():
+        try:
+            if _proc_state(found.pid) == "Z":
+                return False
+            raw = Path(f"/proc/{found.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] == found.argv
+    out = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(found.pid)], capture_output=True, text=True
+    )
+    return out.returncode == 0 and not out.stdout.strip().startswith("Z")
+
+
+def stop(processes: list[Found]) -> list[str]:
+    """Ctrl-C each group in turn, as a presenter would; escalate when one hangs."""
+    problems = []
+    others = sorted({f.role for f in processes} - set(ORDER))  # a piece stage.py gained later
+    for role in [*ORDER[:-1], *others, ORDER[-1]]:  # the server last
+        group = [f for f in processes if f.role == role and alive(f)]
+        escalation = [(signal.SIGINT, PATIENCE.get(role, 10.0))]
+        escalation += [(signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)]
+        for sig, patience in escalation:
+            if not group:
+                break
+            for f in group:
+                try:
+                    os.kill(f.pid, sig)
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    problems.append(f"cannot stop pid {f.pid} ({f.role}): permission denied")
+            deadline = time.monotonic() + patience
+            while any(alive(f) for f in group) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            how = "" if sig == signal.SIGINT else f", with {signal.Signals(sig).name}"
+            for f in group:
+                if not alive(f):
+                    print(f"Stopped the {f.role} (pid {f.pid}{how}).")
+            group = [f for f in group if alive(f)]
+        problems += [f"pid {f.pid} ({f.role}) is still running" for f in group]
+    return problems
+
+
+# --- tmux, files and workflows ---------------------------------------------------------
+
+
+def tmux_command(socket_name: str | None) -> list[str]:
+    return ["tmux"] + (["-L", socket_name] if socket_name else [])
+
+
+def has_session(socket_name: str | None, session: str) -> bool:
+    try:
+        out = subprocess.run(
+            [*tmux_command(socket_name), "has-session", "-t", f"={session}"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):  # no tmux: no session
+        return False
+    return out.returncode == 0
+
+
+def database_files(repo: Path, servers: list[Found]) -> list[Path]:
+    """temporal.db (and its -wal, -shm) at the root and in the demo folders, and the
+    database of any dev server of this repository that uses another name."""
+    folders = [repo, repo / "hello-ip", repo / COUNTER / "durable", repo / COUNTER]
+    databases = [folder / DB_NAME for folder in folders]
+    databases += [f.db for f in servers if f.db and f.db not in databases]
+    return [
+        Path(f"{db}{suffix}")
+        for db in databases
+        for suffix in DB_SUFFIXES
+        if Path(f"{db}{suffix}").exists()
+    ]
+
+
+def database_of(path: Path) -> Path:
+    """temporal.db for temporal.db-wal, and so on."""
+    for suffix in DB_SUFFIXES[1:]:
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)])
+    return path
+
+
+async def running_workflows(timeout: float = 5) -> tuple[list[tuple[str, str | None]], str, str]:
+    """(running demo workflows, where we looked, a note when we could not look)."""
+    try:
+        from temporalio.service import RetryConfig, RPCError
+
+        import demo_support
+    except ImportError as err:
+        return [], "", f"cannot look for workflows ({err}: run make reset, which installs it)"
+    target = demo_support.describe_target()
+    queues = " OR ".join(f'TaskQueue="{q}"' for q in DEMO_TASK_QUEUES)
+    query = f'ExecutionStatus="Running" AND ({queues})'
+    try:
+        quick = RetryConfig(max_elapsed_time_millis=2000, max_retries=2)
+        client = await asyncio.wait_for(demo_support.connect(retry_config=quick), timeout)
+        found = [(w.id, w.run_id) async for w in client.list_workflows(query)]
+    except (demo_support.TemporalUnreachable, asyncio.TimeoutError):
+        return [], target, f"no Temporal server answers at {target}"
+    except RPCError as err:
+        return [], target, f"Temporal at {target} refused to list workflows: {err}"
+    return found, target, ""
+
+
+async def terminate(workflows: list[tuple[str, str | None]]) -> list[str]:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    import demo_support
+
+    try:
+        client = await demo_support.connect()
+    except demo_support.TemporalUnreachable as err:
+        return [f"could not terminate the demo workflows: {err}"]
+    problems = []
+    for workflow_id, run_id in workflows:
+        try:
+            handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+            await handle.terminate(reason="make reset")
+            print(f"Terminated workflow {workflow_id}.")
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # not found: it ended meanwhile
+                problems.append(f"could not terminate {workflow_id}: {err}")
+    return problems
+
+
+# --- Main ------------------------------------------------------------------------------
+
+
+def make_plan(args) -> Plan:
+    plan = Plan()
+    plan.workflows, plan.target, plan.temporal_note = asyncio.run(running_workflows())
+    plan.processes = find_processes(args.repo)
+    plan.session = has_session(args.tmux_socket, args.session)
+    plan.files = database_files(args.repo, plan.processes)
+    return plan
+
+
+def show(plan: Plan, args) -> None:
+    print("make reset will:")
+    if plan.workflows:
+        ids = ", ".join(w[0] for w in plan.workflows)
+        count = plural(len(plan.workflows), "running demo workflow")
+        print(f"  - terminate {count} on {plan.target}: {ids}")
+    elif plan.temporal_note:
+        print(
+            f"  - terminate no workflows: {plan.temporal_note}"
+            " (removing the database clears the runs a stopped dev server kept)"
+        )
+    if plan.processes:
+        print(f"  - stop {plural(len(plan.processes), 'process')} started from {args.repo}:")
+        for found in plan.processes:
+            print(f"      {found.describe()}")
+    if plan.session:
+        print(f"  - close the tmux session {args.session!r} (make present) and its panes")
+    if plan.files:
+        sizes = [f"{shown(p, args.repo)} ({size(p)})" for p in plan.files]
+        print(f"  - remove {', '.join(sizes)}")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
+
+
+def size(path: Path) -> str:
+    try:
+        n = path.stat().st_size
+    except OSError:
+        return "gone"
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
+
+
+def shown(path: Path, repo: Path) -> str:
+    try:
+        return str(path.relative_to(repo))
+    except ValueError:
+        return str(path)
+
+
+def confirmed(args) -> bool | None:
+    """True to go ahead, False when the presenter said no, None when nobody could answer."""
+    if args.yes or os.environ.get("YES", "").lower() in ("1", "y", "yes", "true"):
+        return True
+    if not sys.stdin.isatty():
+        return None
+    try:
+        answer = input("Go ahead? [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        print()
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def act(plan: Plan, args) -> list[str]:
+    problems = []
+    if plan.workflows:
+        problems += asyncio.run(terminate(plan.workflows))
+    problems += stop(plan.processes)
+    if plan.session:
+        subprocess.run(
+            [*tmux_command(args.tmux_socket), "kill-session", "-t", f"={args.session}"],
+            capture_output=True,
+        )
+        if has_session(args.tmux_socket, args.session):
+            problems.append(f"the tmux session {args.session!r} is still there")
+        else:
+            print(f"Closed the tmux session {args.session!r}.")
+    held = {f.db for f in plan.processes if f.role == "server" and alive(f)}
+    for path in plan.files:
+        if database_of(path) in held:
+            problems.append(f"kept {shown(path, args.repo)}: its server is still running")
+            continue
+        try:
+            path.unlink()
+            print(f"Removed {shown(path, args.repo)}.")
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            problems.append(f"could not remove {shown(path, args.repo)}: {err.strerror}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask (also: YES=1)")
+    parser.add_argument(
+        "--repo", type=real, default=stage.REPO, help="the repository to reset (default: this one)"
+    )
+    parser.add_argument("--session", default=SESSION, help=f"tmux session ({SESSION})")
+    parser.add_argument("--tmux-socket", help="a private tmux server (tmux -L NAME); for tests")
+    args = parser.parse_args(argv)
+
+    plan = make_plan(args)
+    if plan.empty():
+        note = plan.temporal_note or "no demo workflows running"
+        print(
+            f"Nothing to reset: no demo processes, no tmux session {args.session!r},"
+            f" no {DB_NAME}; {note}."
+        )
+        return 0
+    show(plan, args)
+    answer = confirmed(args)
+    if answer is None:
+        print("Not run from a terminal, so nobody can say yes: make reset YES=1 goes ahead.")
+        return 1
+    if not answer:
+        print("Nothing changed.")
+        return 1
+    problems = act(plan, args)
+    for problem in problems:
+        print(f"Not done: {problem}")
+    if problems:
+        return 1
+    print("Clean: the next start begins with an empty history.")
+    return 0
+
+
+def _leave(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # temporalio's bridge must not be torn down at exit (demo_support)
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\nInterrupted: whatever was already done stays done; run make reset again.")
+        code = 130
+    except BrokenPipeError:
+        os._exit(1)
+    except Exception as err:  # never a traceback on the presenter's screen
+        print(f"make reset failed: {type(err).__name__}: {err}")
+        code = 1
+    _leave(code)

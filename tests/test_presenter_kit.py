@@ -1,0 +1,398 @@
+"""The presenter's kit, for real: make check, make present and make reset.
+
+Every run here uses free ports, temporary folders and a private tmux server
+(tmux -L), so that it never touches a stage or a tmux session that a
+developer has running on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import HELLO_DIR, REPO, TEMPORAL, DevServer, free_port, port_open, wait_for
+
+SUPPORT = REPO / "support"
+TMUX = shutil.which("tmux")
+
+
+def run_tool(script: str, *args, env: dict | None = None, timeout: float = 60):
+    """A presenter tool as make runs it, not in a terminal; never a traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "TMUX"))}
+    clean.update({"NO_COLOR": "1", **(env or {})})
+    clean.pop("YES", None)
+    result = subprocess.run(
+        [sys.executable, SUPPORT / script, *[str(a) for a in args]],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    result.output = result.stdout + result.stderr
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def lines_about(output: str, text: str) -> list[str]:
+    return [line for line in output.splitlines() if text in line]
+
+
+def free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+# --- make check ------------------------------------------------------------------------
+
+
+def test_preflight_fails_on_a_port_that_something_else_holds():
+    server, ui, standin = free_ports(3)
+    with socket.socket() as squatter:  # listens, but is not the hello-ip app
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        app = squatter.getsockname()[1]
+        args = ["--server-port", server, "--ui-port", ui, "--app-port", app]
+        result = run_tool("preflight.py", *args, "--standin-port", standin, "--net-timeout", 1)
+    assert result.returncode == 1, result.output
+    (line,) = lines_about(result.output, f"port {app} ")
+    assert line.startswith("[FAIL]") and "-> fix:" in line and "make reset" in line, line
+    for port in (server, ui, standin):
+        (line,) = lines_about(result.output, f"port {port} ")
+        assert line.startswith("[ OK ]"), line
+
+
+def test_preflight_passes_when_everything_is_free():
+    ports = free_ports(4)
+    flags = ["--server-port", "--ui-port", "--app-port", "--standin-port"]
+    args = [x for pair in zip(flags, ports, strict=True) for x in pair]
+    started = time.monotonic()
+    result = run_tool("preflight.py", *args, "--net-timeout", 1)
+    assert time.monotonic() - started < 10, "preflight should take seconds, not more"
+    assert result.returncode == 0, result.output
+    checks = [line for line in result.output.splitlines() if line.startswith("[")]
+    assert len(checks) >= 9, result.output
+    assert not [line for line in checks if line.startswith("[FAIL]")], result.output
+    for name in ("Python", "packages", "temporal CLI", *[f"port {p} " for p in ports]):
+        (line,) = lines_about(result.output, name)
+        assert line.startswith("[ OK ]"), line
+    (internet,) = lines_about(result.output, "internet:")
+    # Here there is no internet: a warning that points at the offline mode, not a failure.
+    assert internet.startswith("[ OK ]") or (
+        internet.startswith("[WARN]") and "OFFLINE=1" in internet
+    ), internet
+    assert "\033[" not in result.output  # no colour when not a terminal
+
+
+def test_preflight_is_green_for_ports_that_already_serve_the_stage(temporal_server):
+    standin_port = free_port()
+    standin = subprocess.Popen(
+        [sys.executable, "standin.py", "--port", str(standin_port)],
+        cwd=HELLO_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: port_open(standin_port), 15, what="the stand-in services")
+        result = run_tool(
+            "preflight.py",
+            *["--server-port", temporal_server.port, "--ui-port", temporal_server.ui_port],
+            *["--app-port", free_port(), "--standin-port", standin_port, "--net-timeout", 1],
+        )
+    finally:
+        standin.send_signal(signal.SIGINT)
+        standin.wait(10)
+    assert result.returncode == 0, result.output
+    for port, what in [
+        (temporal_server.port, "a Temporal server answers"),
+        (temporal_server.ui_port, "the Temporal Web UI answers"),
+        (standin_port, "the stand-in services answer"),
+    ]:
+        (line,) = lines_about(result.output, f"port {port} ")
+        assert line.startswith("[ OK ]") and what in line, line
+
+
+# --- make present ----------------------------------------------------------------------
+
+
+def tmux(socket_name: str, *args: str) -> str:
+    out = subprocess.run([TMUX, "-L", socket_name, *args], capture_output=True, text=True)
+    return out.stdout
+
+
+def kill_tmux_server(socket_name: str) -> None:
+    """Stop a private tmux server, and remove the socket file it leaves behind."""
+    subprocess.run([TMUX, "-L", socket_name, "kill-server"], capture_output=True)
+    folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+    (folder / socket_name).unlink(missing_ok=True)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def argv_of(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def http_json(url: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
+    socket_name = f"presenter-kit-{uuid.uuid4().hex[:8]}"
+    server, ui, app, standin = free_ports(4)
+    db = tmp_path / "temporal.db"
+    args = ["--offline", "--detach", "--tmux-socket", socket_name, "--db-filename", db]
+    args += ["--server-port", server, "--ui-port", ui, "--app-port", app]
+    args += ["--standin-port", standin]
+    pids: list[int] = []
+    try:
+        result = run_tool("present.py", *args)
+        assert result.returncode == 0, result.output
+        assert f"tmux -L {socket_name} attach -t durable-demo" in result.output
+
+        listing = "#{pane_title}\t#{pane_pid}\t#{pane_current_path}\t#{pane_id}"
+        panes = [
+            line.split("\t")
+            for line in tmux(socket_name, "list-panes", "-t", "=durable-demo:stage", "-F", listing)
+            .strip()
+            .splitlines()
+        ]
+        titles = [pane[0].split(":")[0] for pane in panes]
+        assert titles == ["server", "standin", "worker", "app", "shell"], panes
+        shells = {name: int(pane[1]) for name, pane in zip(titles, panes, strict=True)}
+        paths = {name: pane[2] for name, pane in zip(titles, panes, strict=True)}
+        worker_pane = panes[2][3]
+        assert paths["server"] == str(REPO) and paths["worker"] == str(HELLO_DIR)
+
+        pieces = {  # what each pane's shell should be running, by its command line
+            "server": lambda a: a[1:3] == ["server", "start-dev"] and str(db) in a,
+            "standin": lambda a: a[1:] == ["standin.py", "--port", str(standin)],
+            "worker": lambda a: a[1:] == ["worker.py"],
+            "app": lambda a: a[1:4] == ["app.py", "--port", str(app)],
+        }
+
+        def piece(name: str, pane: str | None = None) -> int | None:
+            """The piece running in a pane: a child of its interactive shell."""
+            kids = children(shells[pane or name])
+            return next((k for k in kids if pieces[name](argv_of(k))), None)
+
+        try:
+            running = wait_for(
+                lambda: all(piece(n) for n in pieces) and {n: piece(n) for n in pieces},
+                30,
+                0.2,
+                "every pane's piece to run",
+            )
+        except TimeoutError:
+            found = {n: [argv_of(k) for k in children(pid)] for n, pid in shells.items()}
+            raise AssertionError(f"the panes run {found}") from None
+        pids = list(running.values())
+        assert not any(piece(n, "shell") for n in pieces)  # the spare shell runs none of them
+        worker_env = environ_of(running["worker"])
+        assert worker_env["IP_SERVICE_URL"] == f"http://127.0.0.1:{standin}"
+        assert worker_env["TEMPORAL_ADDRESS"] == f"127.0.0.1:{server}"
+        shown = "#{pane_index} #{pane_title} | #{pane_current_command} | #{pane_pid}"
+        print(tmux(socket_name, "list-panes", "-F", shown))  # for the record (pytest -s)
+
+        # The whole stage works: a greeting, through the stand-in services.
+        wait_for(lambda: port_open(app) and port_open(server), 30, 0.2, "the server and app")
+        greetings = f"http://127.0.0.1:{app}/api/greetings"
+        started = wait_for(
+            lambda: _try(http_json, greetings, {"name": "Ada"}), 20, 0.5, "a greeting to start"
+        )
+        status_url = f"http://127.0.0.1:{app}{started['status_url']}?wait=5"
+
+        def completed():
+            answer = http_json(status_url)
+            return answer if answer["status"] == "COMPLETED" else None
+
+        done = wait_for(completed, 20, 0.2, "the greeting")
+        assert "You are in Toronto" in done["result"]["greeting"]
+
+        # Ctrl-C stops one piece; Up then Enter starts it again.
+        old_worker = running["worker"]
+        tmux(socket_name, "send-keys", "-t", worker_pane, "C-c")
+        wait_for(lambda: piece("worker") is None, 15, 0.1, "the worker to stop")
+        tmux(socket_name, "send-keys", "-t", worker_pane, "Up", "Enter")
+        new_worker = wait_for(lambda: piece("worker"), 15, 0.1, "the worker to start again")
+        assert new_worker != old_worker and argv_of(new_worker)[1:] == ["worker.py"]
+        pids.append(new_worker)
+
+        # A second make present says the stage is there, and how to reach it.
+        again = run_tool("present.py", *args)
+        assert again.returncode == 1 and "already exists" in again.output, again.output
+
+        # make reset closes the session, and with it every piece.
+        nothing_here = tmp_path / "not-the-repo"
+        nothing_here.mkdir()
+        reset = run_tool(
+            "reset.py",
+            *["--yes", "--repo", nothing_here, "--tmux-socket", socket_name],
+            env={"TEMPORAL_ADDRESS": f"127.0.0.1:{server}"},
+        )
+        assert reset.returncode == 0, reset.output
+        assert "Closed the tmux session 'durable-demo'" in reset.output, reset.output
+        assert tmux(socket_name, "list-sessions") == ""
+        wait_for(lambda: not any(argv_of(p) for p in pids), 20, 0.2, "the pieces to end")
+    finally:
+        kill_tmux_server(socket_name)
+        for pid in pids:
+            if argv_of(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _try(call, *args):
+    try:
+        return call(*args)
+    except OSError:  # not up yet (urllib's errors are OSErrors)
+        return None
+
+
+def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_path):
+    socket_name = f"presenter-kit-{uuid.uuid4().hex[:8]}"
+    server, ui, standin = free_ports(3)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        app = squatter.getsockname()[1]
+        args = ["--detach", "--tmux-socket", socket_name, "--db-filename", tmp_path / "t.db"]
+        args += ["--server-port", server, "--ui-port", ui, "--app-port", app]
+        try:
+            busy = run_tool("present.py", *args, "--standin-port", standin)
+            if TMUX:
+                assert tmux(socket_name, "list-sessions") == ""  # nothing was started
+        finally:
+            if TMUX:
+                kill_tmux_server(socket_name)
+    assert busy.returncode == 1, busy.output
+    assert f"Already in use: app port {app}." in busy.output, busy.output
+
+    no_tmux = tmp_path / "bin"  # a PATH without tmux
+    no_tmux.mkdir()
+    by_hand = run_tool("present.py", "--offline", env={"PATH": str(no_tmux)})
+    assert by_hand.returncode == 0, by_hand.output
+    assert "tmux is not installed" in by_hand.output
+    offline = "IP_SERVICE_URL=http://127.0.0.1:9000 GEO_SERVICE_URL=http://127.0.0.1:9000/json "
+    for folder, command in [
+        (REPO, r"\S*temporal server start-dev --ui-port 8080 --db-filename temporal\.db"),
+        (HELLO_DIR, r"\S*python[\d.]* standin\.py"),
+        (HELLO_DIR, re.escape(offline) + r"\S*python[\d.]* worker\.py"),
+        (HELLO_DIR, r"\S*python[\d.]* app\.py"),
+    ]:
+        line = rf"^\s*cd {re.escape(str(folder))} && {command}$"
+        assert re.search(line, by_hand.output, re.M), f"{line}\n{by_hand.output}"
+
+
+# --- make reset ------------------------------------------------------------------------
+
+
+def cli(server: DevServer, *args: str, namespace: str = "default") -> str:
+    out = subprocess.run(
+        [TEMPORAL, *args, "--address", server.address, "--namespace", namespace, "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def status(server: DevServer, workflow_id: str) -> str:
+    info = json.loads(cli(server, "workflow", "describe", "--workflow-id", workflow_id))
+    return info["workflowExecutionInfo"]["status"].removeprefix("WORKFLOW_EXECUTION_STATUS_")
+
+
+def test_reset_stops_the_repos_server_removes_its_database_and_ends_demo_runs(
+    temporal_server, tmp_path
+):
+    # A "repository" with a dev server writing its temporal.db, as make demo does.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ours = DevServer(repo).start()
+    # Not ours: a worker.py elsewhere, and the session's server (in another folder).
+    decoy_dir = tmp_path / "elsewhere"
+    decoy_dir.mkdir()
+    (decoy_dir / "worker.py").write_text("import time\ntime.sleep(120)\n")
+    decoy = subprocess.Popen([sys.executable, "worker.py"], cwd=decoy_dir)
+    # A demo run that waits for a worker forever, and a run that is not a demo's.
+    demo_id, other_id = f"greeting-reset-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    greeting = '{"name": "Ada", "sleep_seconds": 0}'
+    start = ["workflow", "start", "--type", "GreetingWorkflow", "--input", greeting]
+    cli(temporal_server, *start, "--task-queue", "hello-ip", "--workflow-id", demo_id)
+    cli(temporal_server, *start, "--task-queue", "not-a-demo", "--workflow-id", other_id)
+    env = {"TEMPORAL_ADDRESS": temporal_server.address, "TEMPORAL_NAMESPACE": "default"}
+    args = ["--repo", repo, "--tmux-socket", f"presenter-kit-{uuid.uuid4().hex[:8]}"]
+    try:
+        assert ours.db_file.exists()
+
+        # Not in a terminal and not told yes: it says what it would do, and does nothing.
+        asked = run_tool("reset.py", *args, env=env)
+        assert asked.returncode == 1, asked.output
+        assert "YES=1" in asked.output
+        assert f"pid {ours.proc.popen.pid} " in asked.output, asked.output
+        assert demo_id in asked.output and other_id not in asked.output
+        assert "remove temporal.db" in asked.output
+        assert ours.proc.popen.poll() is None and ours.db_file.exists()
+        assert status(temporal_server, demo_id) == "RUNNING"
+
+        done = run_tool("reset.py", *args, "--yes", env=env)
+        assert done.returncode == 0, done.output
+        assert ours.proc.popen.wait(5) is not None  # stopped...
+        for suffix in ("", "-wal", "-shm", "-journal"):  # ...and its database gone
+            assert not Path(f"{ours.db_file}{suffix}").exists(), done.output
+        assert status(temporal_server, demo_id) == "TERMINATED"
+        assert status(temporal_server, other_id) == "RUNNING"
+        assert decoy.poll() is None, "reset stopped a worker.py that is not the repository's"
+        assert temporal_server.proc.popen.poll() is None and port_open(temporal_server.port)
+
+        again = run_tool("reset.py", *args, env=env)
+        assert again.returncode == 0 and "Nothing to reset" in again.output, again.output
+    finally:
+        ours.stop()
+        decoy.kill()
+        decoy.wait(5)
+        subprocess.run(
+            [TEMPORAL, "workflow", "terminate", "--workflow-id", other_id, "--reason", "cleanup"]
+            + ["--address", temporal_server.address, "--namespace", "default"],
+            capture_output=True,
+        )
