@@ -7,6 +7,7 @@ import sys
 import time
 
 
+# #region counter
 def add_one(number: int) -> int:
     return number + 1
 
@@ -20,6 +21,8 @@ def count(limit: int = 10) -> int:
     print(f"Counted to {number}.")
     return number
 
+
+# #endregion counter
 
 if __name__ == "__main__":
     try:

@@ -1,0 +1,512 @@
+"""The deck in slides/: Slidev, made of this repository's own code, and usable with no internet.
+
+Source checks (no npm needed): every snippet import names a file and region that exist, each part
+of the talk has a slide, every slide has speaker notes, and the source asks for nothing remote.
+With npm: the deck installs from its lockfile, Slidev's own parser reads the deck as these tests
+do, the deck builds, and the built site loads nothing from the internet. With a Chromium and
+poppler's pdfinfo as well: `npm run export` writes a PDF with one page per slide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SLIDES = REPO / "slides"
+DECK = SLIDES / "slides.md"
+NPM = shutil.which("npm")
+needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not on PATH: the deck is not built")
+
+
+# --- Reading slides.md as Slidev does (@slidev/parser: parse, parseSlide, matter) ---------------
+
+
+@dataclass
+class Slide:
+    number: int  # 1-based, as in the presenter's URL
+    line: int  # 1-based line of slides.md where the slide starts
+    frontmatter: str
+    content: str  # without frontmatter and notes
+    note: str | None
+    title: str | None
+
+
+def parse_slide(raw: str, number: int, line: int) -> Slide:
+    frontmatter = ""
+    match = re.match(r"---.*\r?\n([\s\S]*?)---", raw)
+    if match:
+        frontmatter = match.group(1)
+        raw = raw[match.end() :]
+    content = raw.strip()
+    note = None
+    comments = list(re.finditer(r"<!--([\s\S]*?)-->", content))
+    if comments and comments[-1].end() >= len(content):
+        note = comments[-1].group(1).strip()
+        content = content[: comments[-1].start()].strip()
+    title = re.search(r"^title:\s*(.+)$", frontmatter, re.M)
+    heading = re.search(r"^#+ (.*)$", content, re.M)
+    title = title or heading
+    return Slide(
+        number, line, frontmatter, content, note, title.group(1).strip() if title else None
+    )
+
+
+def parse_deck(text: str) -> list[Slide]:
+    """Split slides.md into slides with Slidev's rules (separators, frontmatter, fences)."""
+    lines = re.split(r"\r?\n", text)
+    slides: list[Slide] = []
+    start = 0
+
+    def cut(end: int) -> None:
+        nonlocal start
+        if start == end:
+            return
+        slides.append(parse_slide("\n".join(lines[start:end]), len(slides) + 1, start + 1))
+        start = end + 1
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        if line.startswith("---"):
+            cut(i)
+            following = lines[i + 1] if i + 1 < len(lines) else None
+            if line[3:4] != "-" and following and following.strip():
+                start = i  # a frontmatter block: skip to its closing ---
+                i += 1
+                while i < len(lines) and lines[i].rstrip() != "---":
+                    i += 1
+        elif line.lstrip().startswith("```"):
+            fence = re.match(r"^\s*`+", line).group()
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith(fence):
+                j += 1
+            if j != len(lines):
+                i = j
+        i += 1
+    if start <= len(lines) - 1:
+        cut(len(lines))
+    return slides
+
+
+@pytest.fixture(scope="module")
+def slides() -> list[Slide]:
+    return parse_deck(DECK.read_text(encoding="utf-8"))
+
+
+# --- Snippet imports: <<< @/path/to/file#region (Slidev's transformSnippet) ---------------------
+
+SNIPPET = re.compile(r"^<<<[ \t]*(\S.*?)(#[\w-]+)?[ \t]*(?:[ \t](\S+?))?[ \t]*(\{.*)?$", re.M)
+# Region markers Slidev recognises (VS Code style), for the languages this repository uses.
+REGION_MARKERS = [
+    (r"^\s*#\s*#?region\b\s*(.*?)\s*$", r"^\s*#\s*#?endregion\b\s*(.*?)\s*$"),  # Python, shell
+    (r"^\s*\/\/\s*#?region\b\s*(.*?)\s*$", r"^\s*\/\/\s*#?endregion\b\s*(.*?)\s*$"),  # JS, TS
+    (r"^\s*<!--\s*#?region\b\s*(.*?)\s*-->", r"^\s*<!--\s*#?endregion\b\s*(.*?)\s*-->"),  # HTML
+    (r"^\s*\/\*\s*#region\b\s*(.*?)\s*\*\/", r"^\s*\/\*\s*#endregion\b\s*(.*?)\s*\*\/"),  # CSS
+]
+
+
+def snippet_imports(text: str) -> list[tuple[str, Path, str | None]]:
+    """(the line, the file it imports, the region or None) for every <<< line."""
+    found = []
+    for match in SNIPPET.finditer(text):
+        path, region = match.group(1), match.group(2)
+        base = SLIDES if path.startswith("@/") else DECK.parent
+        file = (base / path.removeprefix("@/")).resolve()
+        found.append((match.group(0), file, region[1:] if region else None))
+    return found
+
+
+def region_lines(source: str, name: str) -> list[str] | None:
+    """The lines of region `name`, as Slidev's findRegion cuts them; None if it is not there."""
+    lines = re.split(r"\r?\n", source)
+    for start_re, end_re in REGION_MARKERS:
+        starts = [i for i, line in enumerate(lines) if _group(start_re, line) == name]
+        if not starts:
+            continue
+        depth = 1
+        for i in range(starts[0] + 1, len(lines)):
+            if _group(start_re, lines[i]) == name:
+                depth += 1
+            elif _group(end_re, lines[i]) in (name, ""):
+                depth -= 1
+                if depth == 0:
+                    return lines[starts[0] + 1 : i]
+        return None  # opened, never closed
+    return None
+
+
+def _group(pattern: str, line: str) -> str | None:
+    match = re.match(pattern, line)
+    return match.group(1) if match else None
+
+
+def has_region_markers(source: str) -> bool:
+    return any(
+        _group(pattern, line) is not None
+        for line in source.splitlines()
+        for pair in REGION_MARKERS
+        for pattern in pair
+    )
+
+
+def test_every_snippet_import_resolves_to_a_file_and_region():
+    imports = snippet_imports(DECK.read_text(encoding="utf-8"))
+    assert imports, "the deck imports no code from the repository"
+    problems = []
+    for line, file, region in imports:
+        if not file.is_file():
+            problems.append(f"{line}: no file {file}")
+            continue
+        try:
+            file.relative_to(REPO)
+        except ValueError:
+            problems.append(f"{line}: {file} is outside the repository")
+            continue
+        source = file.read_text(encoding="utf-8")
+        if region is None:
+            # A whole-file import shows marker comments verbatim: import a region instead.
+            if has_region_markers(source):
+                problems.append(f"{line}: {file.name} has region markers; import a region")
+        else:
+            body = region_lines(source, region)
+            if body is None:
+                problems.append(f"{line}: no region {region!r} (# #region/# #endregion) in {file}")
+            elif not any(text.strip() for text in body):
+                problems.append(f"{line}: region {region!r} in {file.name} is empty")
+    assert not problems, "\n".join(problems)
+
+
+def test_snippet_import_lines_are_recognised_by_slidev():
+    # Slidev only expands <<< at the very start of a line; anything else would show as text.
+    text = DECK.read_text(encoding="utf-8")
+    misplaced = [line for line in text.splitlines() if "<<<" in line and not line.startswith("<<<")]
+    assert not misplaced, misplaced
+
+
+def test_code_on_slides_is_imported_never_pasted():
+    fenced = re.findall(r"^\s*```\s*(py|python|python3)\b", DECK.read_text(encoding="utf-8"), re.M)
+    assert not fenced, "Python code on a slide must come from the repository via <<< imports"
+
+
+# --- Content: the talk's parts, notes on every slide ----------------------------------------------
+
+# Each part of the talk named in issue 5, and the slide title that carries it.
+PARTS = {
+    "the Temporal Service": r"\bTemporal Service\b",
+    "Workflows": r"^Workflows\b",
+    "Activities": r"^Activities\b",
+    "Workers": r"^Workers\b",
+    "Task Queues": r"^Task Queues\b",
+    "Durable Timers": r"^Durable Timers\b",
+    "the event history": r"\bevent history\b",
+    "replay": r"^Replay\b",
+    "determinism": r"^Determinism\b",
+    "the distributed Hello World": r"\bHello World\b",
+    "retry policies": r"^Retry polic",
+    "replay testing": r"\bTesting with replay\b",
+    "demo 1": r"^Demo 1\b",
+    "demo 2": r"^Demo 2\b",
+    "demo 3": r"^Demo 3\b",
+    "demo 4": r"^Demo 4\b",
+    "demo 5": r"^Demo 5\b",
+    "the bonus demo": r"^Bonus\b",
+    "where to go next": r"\bWhere to go\b",
+    "questions": r"^Questions\b",
+}
+
+
+def test_each_part_of_the_talk_has_a_slide(slides):
+    titles = [slide.title or "" for slide in slides]
+    missing = [
+        part for part, pattern in PARTS.items() if not any(re.search(pattern, t) for t in titles)
+    ]
+    assert not missing, f"no slide title for: {', '.join(missing)} (titles: {titles})"
+
+
+def test_demo_slides_come_in_order(slides):
+    demos = [re.match(r"Demo \d|Bonus", s.title or "") for s in slides]
+    order = [m.group(0) for m in demos if m]
+    assert order == ["Demo 1", "Demo 2", "Demo 3", "Demo 4", "Demo 5", "Bonus"]
+
+
+def test_the_deck_has_roughly_25_to_35_slides(slides):
+    assert 25 <= len(slides) <= 38, f"{len(slides)} slides"
+
+
+def test_every_slide_has_a_title_and_speaker_notes(slides):
+    untitled = [f"slide {s.number} (line {s.line})" for s in slides if not s.title]
+    silent = [f"slide {s.number} {s.title!r} (line {s.line})" for s in slides if not s.note]
+    assert not untitled, f"slides without a heading: {untitled}"
+    assert not silent, f"slides without <!-- speaker notes --> at their end: {silent}"
+
+
+def test_demo_notes_say_where_to_switch(slides):
+    demo_slides = [s for s in slides if s.title and re.match(r"(Demo \d|Bonus)\b", s.title)]
+    vague = [
+        s.title
+        for s in demo_slides
+        if not re.search(r"\bterminal [123]\b", s.note or "", re.I)
+        and not re.search(r"\bbrowser\b", s.note or "", re.I)
+    ]
+    assert not vague, f"demo notes that name no terminal or browser tab: {vague}"
+
+
+# --- Offline, in the source ----------------------------------------------------------------------
+
+REMOTE_IN_SOURCE = [
+    (r"!\[[^\]]*\]\(\s*https?://", "a remote image"),
+    (r"^\s*(background|image|backgroundImage)\s*:\s*['\"]?https?://", "a remote background"),
+    (r"\b(src|srcset|poster)\s*=\s*['\"]?https?://", "a remote src"),
+    (r"<(iframe|Tweet|Youtube|SlidevVideo)\b", "an embed that needs the internet"),
+    (r"^```\s*plantuml", "a PlantUML diagram (rendered by a remote server)"),
+    (r"^\s*layout:\s*iframe", "an iframe layout"),
+]
+
+
+def test_the_source_asks_for_nothing_remote():
+    text = DECK.read_text(encoding="utf-8")
+    found = [
+        f"{what}: {m.group(0).strip()}"
+        for pattern, what in REMOTE_IN_SOURCE
+        for m in re.finditer(pattern, text, re.M)
+    ]
+    headmatter = parse_deck(text)[0].frontmatter
+    if not re.search(r"^\s+provider:\s*['\"]?none\b", headmatter, re.M):
+        found.append("headmatter: fonts.provider is not none (Slidev loads Google Fonts)")
+    if not re.search(r"^favicon:\s*['\"]?/", headmatter, re.M):
+        found.append("headmatter: no local favicon (Slidev's default is on a CDN)")
+    # The layouts, components and styles of the deck itself.
+    for path in sorted(SLIDES.glob("*/*.*")) + sorted(SLIDES.glob("*.css")):
+        if path.parts[len(SLIDES.parts)] in ("node_modules", "dist", "public"):
+            continue
+        for m in re.finditer(r"https?://[^\s'\"<>)]+", path.read_text(encoding="utf-8")):
+            found.append(f"{path.relative_to(SLIDES)}: {m.group(0)}")
+    assert not found, "\n".join(found)
+
+
+# --- With npm: install, Slidev's parser, build, offline check of the built site ------------------
+
+
+@contextmanager
+def _lock(path: Path):
+    """One `npm ci` at a time, also across pytest-xdist workers (POSIX; no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _installed() -> bool:
+    marker = SLIDES / "node_modules" / ".package-lock.json"  # written by npm ci / npm install
+    if not marker.exists():
+        return False
+    newest = max((SLIDES / name).stat().st_mtime for name in ("package.json", "package-lock.json"))
+    return marker.stat().st_mtime >= newest
+
+
+@pytest.fixture(scope="session")
+def node_modules():
+    """slides/node_modules, installed from the lockfile when missing or out of date."""
+    if NPM is None:
+        pytest.skip("npm is not on PATH")
+    with _lock(Path(tempfile.gettempdir()) / f"npm-ci-{zlib.crc32(bytes(SLIDES))}.lock"):
+        if not _installed():
+            env = {**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
+            done = subprocess.run(
+                [NPM, "ci", "--no-audit", "--no-fund"],
+                cwd=SLIDES,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+            (SLIDES / "node_modules" / ".package-lock.json").touch()
+    return SLIDES / "node_modules"
+
+
+def node(script: str) -> str:
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=SLIDES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@needs_npm
+def test_slidev_reads_the_deck_as_these_tests_do(node_modules, slides):
+    out = node(
+        "import { parse } from '@slidev/parser';"
+        "import { readFileSync } from 'node:fs';"
+        "const deck = await parse(readFileSync('slides.md', 'utf8'), 'slides.md');"
+        "console.log(JSON.stringify({"
+        "  headmatter: deck.slides[0].frontmatter,"
+        "  slides: deck.slides.map(s => ({ title: s.title ?? null, note: s.note ?? null })),"
+        "}));"
+    )
+    deck = json.loads(out)
+    assert [s["title"] for s in deck["slides"]] == [s.title for s in slides]
+    assert [s["note"] for s in deck["slides"]] == [s.note for s in slides]
+    headmatter = deck["headmatter"]
+    assert headmatter["fonts"]["provider"] == "none"
+    assert headmatter["favicon"].startswith("/")
+    assert (SLIDES / "public" / headmatter["favicon"].lstrip("/")).is_file()
+
+
+@pytest.fixture(scope="module")
+def built_deck(node_modules, tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides") / "dist"
+    started = time.monotonic()
+    done = subprocess.run(
+        [NPM, "run", "build", "--", "--out", str(out)],
+        cwd=SLIDES,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, f"slidev build failed:\n{done.stdout[-4000:]}\n{done.stderr}"
+    print(f"slidev build: {seconds:.1f} s")
+    return out
+
+
+@needs_npm
+def test_the_deck_builds(built_deck):
+    index = (built_deck / "index.html").read_text(encoding="utf-8")
+    assert "<title>Build Invincible Apps with Durable Execution" in index
+    assert list((built_deck / "assets").glob("*.js")), "no JavaScript in the build"
+
+
+# Hosts that only ever serve things a page loads: fonts, scripts, images, embeds.
+ASSET_HOSTS = re.compile(
+    r"https?://(?:[\w-]+\.)*(?:"
+    r"fonts\.googleapis\.com|fonts\.gstatic\.com|fonts\.bunny\.net|fonts\.coollabs\.io"
+    r"|cdn\.jsdelivr\.net|unpkg\.com|cdnjs\.cloudflare\.com|esm\.sh|esm\.run|cdn\.skypack\.dev"
+    r"|ga\.jspm\.io|unsplash\.com|cover\.sli\.dev|platform\.twitter\.com|youtube\.com/embed"
+    r"|player\.vimeo\.com|api\.iconify\.design|kroki\.io|i\.imgur\.com"
+    r")"
+)
+# Ways a page loads a URL by itself, in HTML, CSS or the JavaScript that renders the slides.
+# (A link the presenter may click, <a href="https://docs...">, is not among them.)
+REMOTE = r"""["'`]?\s*https?://(?!localhost[:/]|127\.0\.0\.1[:/])"""
+LOADS = [
+    (re.compile(r"""\b(?:src|poster|data)\s*[:=]\s*\\?""" + REMOTE), "src"),
+    (re.compile(r"""\bsrcset\s*[:=]\s*["'`][^"'`]*https?://"""), "srcset"),
+    (re.compile(r"""url\(\s*\\?""" + REMOTE), "CSS url()"),
+    (re.compile(r"""@import\s+(?:url\(\s*)?""" + REMOTE), "CSS @import"),
+    (re.compile(r"""\bimport\(\s*""" + REMOTE), "dynamic import()"),
+    (re.compile(r"""\bfrom\s*["']https?://"""), "ES module import"),
+    (re.compile(r"""<link\b[^>]*\bhref\s*=\s*""" + REMOTE), "<link href>"),
+    (
+        re.compile(r"""\bhref\s*[:=]\s*["'`]https?://[^"'`]+\.(?:css|m?js|woff2?|ttf|otf)\b"""),
+        "href",
+    ),
+]
+
+
+def remote_loads(root: Path) -> list[tuple[str, str, str]]:
+    """(file, why, the URL and what surrounds it) for each remote load in a built site."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".html", ".css", ".js", ".mjs", ".json", ".svg", ".webmanifest"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        name = str(path.relative_to(root))
+        matches = [(m, "an asset host") for m in ASSET_HOSTS.finditer(text)]
+        matches += [(m, what) for pattern, what in LOADS for m in pattern.finditer(text)]
+        for m, what in matches:
+            url = re.search(r"https?://[^\s\"'`)<>]*", text[m.start() : m.end() + 200])
+            context = text[max(0, m.start() - 40) : m.end() + 60].replace("\n", " ")
+            found.append(
+                (name, what, f"{url.group(0) if url else m.group(0)}  in  ...{context}...")
+            )
+    return found
+
+
+@needs_npm
+def test_the_built_deck_loads_nothing_from_the_internet(built_deck):
+    found = [f"{name}: {what}: {where}" for name, what, where in remote_loads(built_deck)]
+    assert not found, "the deck would need the internet at the venue:\n" + "\n".join(found[:20])
+
+
+def test_the_offline_check_catches_what_slidev_adds_by_default(tmp_path):
+    # Slidev's defaults (Google Fonts, a CDN favicon, the seriph cover's Unsplash image) must fail.
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<link rel="icon" href="https://cdn.jsdelivr.net/gh/slidevjs/slidev/assets/favicon.png">'
+        '<link rel="stylesheet" href="https://fonts.googleapis.com/css2?family=PT+Serif">'
+        '<script src="https://example.org/x.js"></script>'
+        '<a href="https://docs.temporal.io">docs</a><a href="http://localhost:8080">UI</a>'
+    )
+    (tmp_path / "assets" / "cover.js").write_text(
+        'const d={default:"https://source.unsplash.com/collection/94734566/1920x1080"};'
+        'h("img",{src:"https://example.com/x.png"});h("a",{href:"https://example.com/docs"})'
+    )
+    (tmp_path / "assets" / "a.css").write_text(
+        "@font-face{src:url(https://example.com/f.woff2)}"
+        "a{background:url(data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E)}"
+    )
+    urls = " ".join(where.split("  in  ")[0] for _, _, where in remote_loads(tmp_path))
+    for expected in ("jsdelivr", "googleapis", "unsplash", "x.js", "x.png", "f.woff2"):
+        assert expected in urls
+    for allowed in ("docs.temporal.io", "example.com/docs", "localhost", "w3.org"):
+        assert allowed not in urls
+
+
+# --- With a Chromium and pdfinfo too: the PDF the presenter can fall back on ----------------------
+
+
+def _chromium() -> str | None:
+    chosen = os.environ.get("CHROMIUM_PATH")
+    if chosen:
+        return chosen if Path(chosen).exists() else None
+    return next(
+        (
+            shutil.which(name)
+            for name in ("chromium", "chromium-browser", "google-chrome")
+            if shutil.which(name)
+        ),
+        None,
+    )
+
+
+@needs_npm
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium or Chrome: the PDF is not exported")
+@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="no pdfinfo (poppler-utils)")
+def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides, tmp_path):
+    pdf = tmp_path / "deck.pdf"
+    done = subprocess.run(
+        [NPM, "run", "export", "--", "--output", str(pdf)],
+        cwd=SLIDES,
+        env={**os.environ, "CHROMIUM_PATH": _chromium()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"export failed:\n{done.stdout[-4000:]}\n{done.stderr}"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
+    assert pages == len(slides)
