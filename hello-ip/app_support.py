@@ -61,20 +61,15 @@ class TemporalBridge:
 
 def json_errors(app) -> None:
     """Any other failure: one line in the app's terminal, JSON for the page."""
+    from flask import request
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return {"error": err.description}, err.code
-        app.logger.error("%s on %s: %s: %s", request_line(), type(err).__name__, err)
+        app.logger.error("%s %s: %s: %s", request.method, request.path, type(err).__name__, err)
         return {"error": f"The app failed: {type(err).__name__}: {err}"}, 500
-
-
-def request_line() -> str:
-    from flask import request
-
-    return f"{request.method} {request.path}"
 
 
 def is_unreachable(err: BaseException) -> bool:
@@ -155,7 +150,8 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
         "progress": None,
     }
     if description.status == WorkflowExecutionStatus.COMPLETED:
-        result = await handle.result()
+        completed = history[-1].workflow_execution_completed_event_attributes
+        (result,) = await client.data_converter.decode(completed.result.payloads, [GreetingResult])
         answer["result"] = {
             "name": greeting.name,
             "ip": result.ip,

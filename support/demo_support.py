@@ -212,8 +212,6 @@ def _exit(code: int) -> None:
 
 def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
     """Serve a Flask app until Ctrl-C; a port in use is one line, not a traceback."""
-    import logging
-
     from werkzeug.serving import make_server
 
     one_line_logs()

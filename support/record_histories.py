@@ -9,7 +9,6 @@ the files by hand.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,24 +18,18 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from helpers import (  # noqa: E402
     COUNTER_DIR,
-    TEMPORAL,
     TEST_NAMESPACE,
     DevServer,
     HelloStage,
+    history_json,
     python_script,
-    wait_for,
 )
 
 OUT = REPO / "tests" / "histories"
 
 
 def save(server: DevServer, workflow_id: str, name: str, namespace: str = TEST_NAMESPACE) -> None:
-    shown = subprocess.run(
-        [TEMPORAL, "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
-         "--address", server.address, "--namespace", namespace],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    (OUT / f"{name}.json").write_text(shown.stdout)
+    (OUT / f"{name}.json").write_text(history_json(server, workflow_id, namespace))
     print(f"  wrote tests/histories/{name}.json")
 
 
@@ -63,10 +56,10 @@ def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str 
         stage.start_app()
         workflow_id = stage.post("Ada", sleep)
         if breaks:
-            wait_for(lambda: _has(stage, workflow_id, "TIMER_STARTED"), 20, 0.2, "the timer")
+            stage.wait_for_event(workflow_id, "TIMER_STARTED")
         if breaks == "worker":  # demo 3: Ctrl-C the worker while the timer waits
             worker.interrupt()
-            wait_for(lambda: _has(stage, workflow_id, "TIMER_FIRED"), 20, 0.2, "the timer to fire")
+            stage.wait_for_event(workflow_id, "TIMER_FIRED")
             stage.start_worker()
         if breaks == "network":  # the bonus: the stand-in stops, get_location_info retries
             standin.interrupt()
@@ -77,10 +70,6 @@ def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str 
         save(server, workflow_id, name, namespace)
     finally:
         stage.stop()
-
-
-def _has(stage: HelloStage, workflow_id: str, event: str) -> bool:
-    return any(e["eventType"] == f"EVENT_TYPE_{event}" for e in stage.history(workflow_id))
 
 
 def main() -> None:

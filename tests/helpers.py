@@ -200,20 +200,21 @@ class DevServer:
         return self.start()
 
 
-def no_traceback(text: str) -> None:
-    assert "Traceback" not in text, text
-
-
-def history(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
-    """A run's event history, as `temporal workflow show --output json` prints it."""
-    import json
-
+def history_json(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> str:
+    """A run's event history, exactly as `temporal workflow show --output json` prints it."""
     out = subprocess.run(
         [TEMPORAL, "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
          "--address", server.address, "--namespace", namespace],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout)["events"]
+    return out.stdout
+
+
+def history(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
+    """A run's history events, parsed."""
+    import json
+
+    return json.loads(history_json(server, workflow_id, namespace))["events"]
 
 
 def event_types(events: list[dict]) -> list[str]:
@@ -354,6 +355,15 @@ class HelloStage:
 
     def history(self, workflow_id: str) -> list[dict]:
         return history(self.server, workflow_id, self.namespace)
+
+    def wait_for_event(self, workflow_id: str, event_type: str, timeout: float = 20) -> None:
+        """Wait until the run's history has an event of this type (e.g. TIMER_STARTED)."""
+        wait_for(
+            lambda: event_type in event_types(self.history(workflow_id)),
+            timeout,
+            0.2,
+            f"{event_type} in {workflow_id}",
+        )
 
 
 EXPECTED_IP = "203.0.113.42"  # what standin.py answers

@@ -22,21 +22,11 @@ from helpers import (
     activity_counts,
     event_types,
     expected_greeting,
-    wait_for,
 )
 
 
 def payloads(attrs: dict, key: str) -> list:
     return [json.loads(base64.b64decode(p["data"])) for p in attrs.get(key, {}).get("payloads", [])]
-
-
-def wait_for_event(stage: HelloStage, workflow_id: str, event_type: str, timeout: float = 20):
-    return wait_for(
-        lambda: event_type in event_types(stage.history(workflow_id)),
-        timeout,
-        0.2,
-        f"{event_type} in {workflow_id}",
-    )
 
 
 def report(label: str, seconds: float) -> None:
@@ -93,14 +83,14 @@ def test_demo_3_the_worker_dies_while_the_timer_waits(scenario, sig):
     worker = scenario.start_worker()
     scenario.start_app()
     workflow_id = scenario.post("Linus", 3)
-    wait_for_event(scenario, workflow_id, "TIMER_STARTED")
+    scenario.wait_for_event(workflow_id, "TIMER_STARTED")
     worker.popen.send_signal(sig)
     code = worker.wait(15)
     if sig == signal.SIGINT:
         worker.assert_clean_exit(code)
 
     # The timer fires with no worker running; nothing happens after it.
-    wait_for_event(scenario, workflow_id, "TIMER_FIRED", timeout=10)
+    scenario.wait_for_event(workflow_id, "TIMER_FIRED", timeout=10)
     status = scenario.wait_progress(workflow_id, lambda p: p.get("waiting_for_worker"), timeout=15)
     assert status["status"] == "RUNNING" and status["result"] is None
     assert "no worker is picking up work" in status["progress"]["message"]
@@ -128,7 +118,7 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, sig):
         worker = stage.start_worker()
         app = stage.start_app()
         workflow_id = stage.post("Margaret", 4)
-        wait_for_event(stage, workflow_id, "TIMER_STARTED")
+        stage.wait_for_event(workflow_id, "TIMER_STARTED")
         server.stop(sig)
 
         # Meanwhile the app says Temporal is unreachable (no traceback, no 500).
@@ -209,7 +199,7 @@ def test_bonus_the_network_fails_and_comes_back(scenario):
     scenario.start_worker()
     scenario.start_app()
     workflow_id = scenario.post("Katherine", 2)
-    wait_for_event(scenario, workflow_id, "TIMER_STARTED")
+    scenario.wait_for_event(workflow_id, "TIMER_STARTED")
     standin.assert_clean_exit(standin.interrupt())  # the network is down
 
     status = scenario.wait_progress(workflow_id, lambda p: p.get("attempt", 0) >= 3, timeout=20)
@@ -231,7 +221,7 @@ def test_two_workers_one_killed_mid_run_the_other_finishes(scenario):
     second = scenario.start_worker(name="worker-2")
     scenario.start_app()
     workflow_id = scenario.post("Alan", 3)
-    wait_for_event(scenario, workflow_id, "TIMER_STARTED")
+    scenario.wait_for_event(workflow_id, "TIMER_STARTED")
     first.assert_clean_exit(first.interrupt())  # Ctrl-C one of them, mid-run
 
     events = assert_completed_once(scenario, workflow_id, "Alan")
