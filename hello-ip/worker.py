@@ -18,8 +18,12 @@ async def main() -> int:
             task_queue=TASK_QUEUE,
             workflows=[GreetingWorkflow],
             activities=[activities.get_ip, activities.get_location_info],
+            # No workflow cache: each workflow task replays the (short) history.
+            # In exchange a stopped worker leaves no sticky queue behind, so the
+            # next worker takes over at once, with no task timeout in the history.
+            max_cached_workflows=0,
         )
-        print(f"Starting the worker....{client.identity}", flush=True)
+        print(f"Starting the worker ({client.identity})", flush=True)
         return await run_worker(worker)  # until Ctrl-C
 
 

@@ -22,14 +22,18 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RetryConfig
+from temporalio.service import RetryConfig, RPCError
 from temporalio.worker import Worker
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -116,21 +120,39 @@ def show_workflow_log() -> None:
 
 
 async def run_worker(worker: Worker) -> int:
-    """Run a worker until Ctrl-C (or SIGTERM), then shut it down gracefully."""
+    """Run a worker until Ctrl-C (or SIGTERM), then shut it down gracefully.
+
+    While it runs, it watches the Temporal service: when the service comes back
+    after an outage (demo 4), it starts the worker's pollers afresh. The SDK
+    retries a failed poll with a backoff that grows to 10 s (sdk-core's
+    task_poll_retry_policy, not configurable), so without this the run would
+    resume anywhere from at once to ten seconds after the restart.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    running = asyncio.create_task(worker.run())
     stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
-    if running.done():
-        # The worker ended by itself: a fatal error such as a namespace that
-        # does not exist. Say it in one line.
-        stopping.cancel()
-        err = running.exception()
-        print(f"The worker stopped: {err}", file=sys.stderr, flush=True)
-        return 1
+    while True:
+        running = asyncio.create_task(worker.run())
+        came_back = asyncio.create_task(_temporal_came_back(worker.client))
+        await asyncio.wait([running, stopping, came_back], return_when=asyncio.FIRST_COMPLETED)
+        came_back.cancel()
+        if stopping.done():
+            break
+        if running.done():
+            # The worker ended by itself: a fatal error such as a namespace that
+            # does not exist. Say it in one line.
+            stopping.cancel()
+            err = running.exception()
+            print(f"The worker stopped: {err}", file=sys.stderr, flush=True)
+            return 1
+        # Temporal is back: the same worker settings, polling again right now.
+        await worker.shutdown()
+        with contextlib.suppress(Exception):
+            await running
+        worker = Worker(**worker.config())
+        print("Temporal is back: the worker polls again.", flush=True)
     # A second Ctrl-C while shutting down leaves at once.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _leave_now)
@@ -140,6 +162,23 @@ async def run_worker(worker: Worker) -> int:
         await running
     print("Worker stopped.", flush=True)
     return 0
+
+
+async def _temporal_came_back(client: Client, every: float = 0.5) -> None:
+    """Return once the Temporal service answers again after not answering."""
+    down = False
+    while True:
+        try:
+            await client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), retry=False, timeout=timedelta(seconds=1)
+            )
+            if down:
+                return
+        except RPCError:
+            if not down:
+                print(f"Lost Temporal at {describe_target()}: waiting for it...", flush=True)
+            down = True
+        await asyncio.sleep(every)
 
 
 def _leave_now() -> None:
@@ -156,6 +195,17 @@ def ctrl_c_works() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def short_error(message: str) -> str:
+    """An error message without the transport's noise, for a projector.
+
+    aiohttp says "Cannot connect to host 127.0.0.1:9000 ssl:default [Connect
+    call failed ('127.0.0.1', 9000)]"; this says "Cannot connect to host
+    127.0.0.1:9000 [connection refused]".
+    """
+    message = re.sub(r" ssl:\S+", "", message)
+    return re.sub(r"\[Connect call failed \(.*?\)\]", "[connection refused]", message)
+
+
 class OneLineFormatter(logging.Formatter):
     """Log records as one line each: an error's type and message, no traceback."""
 
@@ -165,9 +215,10 @@ class OneLineFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             err = record.exc_info[1]
             if activity_info:
+                why = f"{type(err).__name__}: {short_error(str(err))}"
                 message = (
                     f"Activity {activity_info['activity_type']} failed "
-                    f"(attempt {activity_info['attempt']}): {type(err).__name__}: {err}"
+                    f"(attempt {activity_info['attempt']}): {why}"
                 )
             else:
                 message = f"{message}: {type(err).__name__}: {err}"
@@ -222,14 +273,16 @@ def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         _exit(0)
     try:
-        server = make_server(host, port, app, threaded=True)
-    except (OSError, SystemExit) as err:
+        # Our own socket: werkzeug would print its own lines and exit on a busy port.
+        listening = socket.create_server((host, port))
+    except OSError as err:
         print(
-            f"Cannot serve on {host}:{port}: {getattr(err, 'strerror', None) or err}."
+            f"Cannot serve on {host}:{port}: {os.strerror(err.errno) if err.errno else err}."
             " Is the app already running? Pick another port with --port.",
             file=sys.stderr,
         )
         _exit(1)
+    server = make_server(host, port, app, threaded=True, fd=listening.fileno())
     print(f"The app is at http://{host}:{port} (Ctrl-C stops it)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()  # returns on Ctrl-C

@@ -300,7 +300,7 @@ class HelloStage:
 
     def start_worker(self, folder: Path | None = None, name: str = "worker.py") -> Proc:
         proc = self._run("worker.py", folder=folder, name=name)
-        proc.wait_for_line(r"^Starting the worker\.\.\.\.")
+        proc.wait_for_line(r"^Starting the worker \(")
         return proc
 
     def start_app(self) -> Proc:
@@ -376,7 +376,7 @@ def expected_greeting(name: str) -> str:
 
 def normalize(line: str) -> str:
     """What may differ between the README's sample output and a real run."""
-    line = re.sub(r"\.\.\.\.\S+@\S+$", "....<identity>", line)  # worker identity: pid@host
+    line = re.sub(r"\(\S+@\S+\)$", "(<identity>)", line)  # worker identity: pid@host
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
 
 

@@ -55,7 +55,7 @@ def test_volatile_counter_finishes_at_ten():
 
 def test_durable_counter_resumes_after_ctrl_c(temporal_server, counter_env):
     worker = python_script(WORKER, env=counter_env)
-    worker.wait_for_line(r"^Starting the worker\.\.\.\.\S+@\S+$")
+    worker.wait_for_line(r"^Starting the worker \(\S+@\S+\)$")
     assert_matches_readme("worker-start", worker.lines())
 
     starter = python_script(STARTER, env=counter_env)

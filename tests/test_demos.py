@@ -225,7 +225,7 @@ def test_two_workers_one_killed_mid_run_the_other_finishes(scenario):
     first.assert_clean_exit(first.interrupt())  # Ctrl-C one of them, mid-run
 
     events = assert_completed_once(scenario, workflow_id, "Alan")
-    identity = second.lines()[0].removeprefix("Starting the worker....")
+    identity = second.lines()[0].removeprefix("Starting the worker (").removesuffix(")")
     finishers = [
         e["workflowTaskCompletedEventAttributes"]["identity"]
         for e in events
