@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import threading
 import uuid
@@ -19,16 +20,26 @@ from collections.abc import Coroutine
 from datetime import datetime, timezone
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import (
+    EventType,
+    PendingActivityState,
+    PendingWorkflowTaskState,
+    TaskQueueType,
+)
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
-from workflow import GreetingInput, GreetingResult
+from workflow import TASK_QUEUE, GreetingInput, GreetingResult
 
 MAX_NAME = 100
 MAX_SLEEP = 60
-NO_WORKER_AFTER = 3.0  # seconds a task may wait before we say no worker is polling
+# A task that nobody has taken for this long, on a queue that no worker has
+# polled since the task was scheduled, means no worker is running: a polling
+# worker takes a task within milliseconds.
+NO_WORKER_AFTER = 1.5
 
 
 class TemporalBridge:
@@ -158,14 +169,14 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
             "location": result.location,
             "greeting": greeting_text(greeting.name, result.ip, result.location),
         }
-        answer["progress"] = {"step": "done", "message": "Done."}
+        answer["progress"] = {"step": "done", "message": "Done"}
     elif description.status == WorkflowExecutionStatus.FAILED:
         answer["error"] = _failure_message(history)
         answer["progress"] = {"step": "failed", "message": answer["error"]}
     elif description.status == WorkflowExecutionStatus.RUNNING:
-        answer["progress"] = _progress(description.raw_description, history, now)
+        answer["progress"] = await _progress(client, description.raw_description, history, now)
     else:
-        answer["progress"] = {"step": status.lower(), "message": f"The run is {status}."}
+        answer["progress"] = {"step": status.lower(), "message": f"The run is {status}"}
     answer["progress"]["elapsed_seconds"] = round(
         (_seconds_since(description.start_time, description.close_time or now) or 0), 1
     )
@@ -179,7 +190,8 @@ def _failure_text(failure) -> str:
         if failure.HasField("application_failure_info")
         else ""
     )
-    return f"{kind}: {failure.message}" if kind else failure.message
+    message = demo_support.short_error(failure.message)
+    return f"{kind}: {message}" if kind else message
 
 
 def _failure_message(history) -> str:
@@ -193,32 +205,57 @@ def _failure_message(history) -> str:
     return "The run failed."
 
 
-def _progress(raw, history, now: datetime) -> dict:
+async def _nobody_polled_since(client: Client, kind: TaskQueueType.ValueType, since) -> bool:
+    """True when no worker has polled the task queue since ``since``.
+
+    The truth from Temporal: the task queue's pollers and the last time each
+    one asked for work (a stopped worker stays listed for minutes, with its
+    last poll getting older).
+    """
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=TASK_QUEUE),
+            task_queue_type=kind,
+        )
+    )
+    return not any((_ts(poller.last_access_time) or since) > since for poller in described.pollers)
+
+
+async def _no_worker(client: Client, kind, since: datetime | None, now: datetime) -> bool:
+    """A task has waited for a worker since ``since``: is there no worker at all?"""
+    if since is None or (now - since).total_seconds() <= NO_WORKER_AFTER:
+        return False
+    return await _nobody_polled_since(client, kind, since)
+
+
+NO_WORKER_HINT = "Is worker.py running? Start it and the run continues where it stopped."
+
+
+async def _progress(client: Client, raw, history, now: datetime) -> dict:
     progress: dict[str, Any] = {"waiting_for_worker": False}
     if raw.pending_activities:
         activity = raw.pending_activities[0]
         name = activity.activity_type.name
         progress.update(step=name, attempt=activity.attempt)
-        waiting_since = _ts(activity.last_attempt_complete_time) or _ts(activity.scheduled_time)
+        next_try = _ts(activity.next_attempt_schedule_time)
         if activity.HasField("last_failure"):
-            next_try = _ts(activity.next_attempt_schedule_time)
             progress["last_error"] = _failure_text(activity.last_failure)
             progress["next_retry_in_seconds"] = (
                 None if next_try is None else round(max(0.0, (next_try - now).total_seconds()), 1)
             )
-            progress["message"] = (
-                f"{name} failed (attempt {activity.attempt - 1 if next_try else activity.attempt}):"
-                f" {progress['last_error']}. Temporal retries it."
-            )
+            failed_attempt = activity.attempt - 1 if next_try else activity.attempt
+            progress["message"] = f"{name} failed (attempt {failed_attempt}); Temporal retries it"
         else:
-            progress["message"] = f"Running {name}..."
-        if (
-            activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
-            and (_seconds_since(waiting_since, now) or 0) > NO_WORKER_AFTER
-            and not _ts(activity.next_attempt_schedule_time)
+            progress["message"] = f"Running {name}"
+        if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED and (
+            next_try is None or next_try <= now
         ):
-            progress["waiting_for_worker"] = True
-            progress["message"] = f"{name} is waiting: no worker is picking up work."
+            since = next_try or _ts(activity.scheduled_time)
+            if await _no_worker(client, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, since, now):
+                progress["waiting_for_worker"] = True
+                progress["message"] = f"{name} is waiting: no worker is picking up work"
+                progress["hint"] = NO_WORKER_HINT
         return progress
 
     timer = _pending_timer(history)
@@ -231,24 +268,25 @@ def _progress(raw, history, now: datetime) -> dict:
         progress.update(
             step="timer",
             timer_seconds_left=round(left, 1),
-            message=f"Sleeping on a durable timer: {left:.0f} s left.",
+            message=f"Sleeping on a durable timer: {math.ceil(left)} s left",
         )
         return progress
 
     task = raw.pending_workflow_task
-    if (
-        task.scheduled_time.seconds
-        and (_seconds_since(_ts(task.scheduled_time), now) or 0) > NO_WORKER_AFTER
+    if task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED and (
+        await _no_worker(
+            client, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, _ts(task.scheduled_time), now
+        )
     ):
         fired = any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history)
         progress.update(
             step="waiting_for_worker",
             waiting_for_worker=True,
-            message=("The timer fired; " if fired else "")
-            + "no worker is picking up work. Is worker.py running?",
+            message=("The timer fired; " if fired else "") + "no worker is picking up work",
+            hint=NO_WORKER_HINT,
         )
         return progress
-    progress.update(step="workflow", message="The workflow is deciding its next step...")
+    progress.update(step="workflow", message="The workflow is deciding its next step")
     return progress
 
 

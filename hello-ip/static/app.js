@@ -69,68 +69,99 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+// What the page knows about the run being watched, and when it learnt it.
+let seen = null; // { data, at }: the last status the app gave, and the local time
+let problem = null; // { line, detail }: why the last request got no status
+let runStart = null; // the run's start, on the local clock
+
 function watch(workflowId, uiUrl) {
   currentRun = workflowId;
-  const started = Date.now();
-  let last = null; // the last status seen, for the elapsed-time ticker
+  seen = null;
+  problem = null;
+  runStart = null;
   $("ui-link").href = uiUrl;
   $("ui-link-line").hidden = false;
-  show("status-line", "Starting...");
   $("status").hidden = false;
+  render();
   clearInterval(ticker);
-  ticker = setInterval(() => render(last, started), 250);
-  poll(workflowId, (data) => {
-    last = data;
-  });
+  ticker = setInterval(render, 250); // countdowns keep moving between answers
+  poll(workflowId);
 }
 
-function elapsedText(data, started) {
-  const base = data && data.progress && data.progress.elapsed_seconds;
-  const seconds = base !== undefined && data.fetchedAt
-    ? base + (Date.now() - data.fetchedAt) / 1000
-    : (Date.now() - started) / 1000;
-  return `${seconds.toFixed(0)} s`;
-}
+const secondsSince = (then) => (Date.now() - then) / 1000;
 
-function render(data, started) {
-  if (!data) {
-    show("status-line", `Starting... · ${elapsedText(null, started)} elapsed`);
+function render() {
+  show("elapsed", runStart === null ? "" : `Elapsed: ${Math.floor(secondsSince(runStart))} s`);
+  if (problem) {
+    show("status-line", problem.line);
+    show("status-detail", problem.detail);
     return;
   }
-  if (data.unreachable) {
-    show("status-line", `Waiting for Temporal... · ${elapsedText(null, started)} elapsed`);
-    show("status-detail", data.error + "\nStill trying: the run is safe in Temporal's database.");
+  if (!seen) {
+    show("status-line", "Starting the workflow...");
+    show("status-detail", "");
     return;
   }
-  const p = data.progress || {};
-  show("status-line", `${p.message || data.status} · ${elapsedText(data, started)} elapsed`);
+  const p = seen.data.progress || {};
+  const since = secondsSince(seen.at);
+  let line = p.message || seen.data.status;
+  if (p.step === "timer") {
+    const left = Math.ceil(p.timer_seconds_left - since);
+    line = left > 0 ? `Sleeping on a durable timer: ${left} s left` : "The timer is firing...";
+  }
   const details = [];
   if (p.last_error) details.push(`Last error: ${p.last_error}`);
   if (p.next_retry_in_seconds !== undefined && p.next_retry_in_seconds !== null) {
-    details.push(`Next attempt in ${Math.max(0, p.next_retry_in_seconds).toFixed(0)} s (attempt ${p.attempt})`);
+    const next = Math.max(0, Math.ceil(p.next_retry_in_seconds - since));
+    details.push(`Attempt ${p.attempt} in ${next} s`);
   }
-  if (p.waiting_for_worker) details.push("Start worker.py and the run continues where it stopped.");
+  if (p.hint) details.push(p.hint);
+  show("status-line", line);
   show("status-detail", details.join("\n"));
 }
 
-async function poll(workflowId, remember) {
+const TEMPORAL_DOWN = {
+  line: "Temporal is unreachable",
+  detail: "The run is safe in Temporal's database. The page keeps trying.",
+};
+const APP_DOWN = {
+  line: "The app is not answering",
+  detail: "Is app.py running? The page keeps trying.",
+};
+
+async function poll(workflowId) {
+  let wait = 0; // the first answer at once; then hold each request up to half a second
   while (currentRun === workflowId) {
     let data = null;
+    let status = 0;
     try {
-      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=1`);
-      data = await response.json();
-      if (response.status === 404) {
-        finish(workflowId);
-        show("error", data.error);
-        return;
-      }
-      if (response.status === 503 || response.status === 502) data.unreachable = true;
+      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}`);
+      status = response.status;
+      data = await response.json().catch(() => ({}));
     } catch (err) {
-      data = { unreachable: true, error: "The app is not answering (is app.py running?)." };
+      status = 0; // no answer at all: the app is down
     }
     if (currentRun !== workflowId) return;
-    data.fetchedAt = Date.now();
-    remember(data);
+    if (status === 404) {
+      finish(workflowId);
+      show("error", data.error);
+      return;
+    }
+    if (status !== 200) {
+      if (status === 503) problem = TEMPORAL_DOWN;
+      else if (status === 0) problem = APP_DOWN;
+      else problem = { line: "The app reported an error", detail: data.error || `HTTP ${status}` };
+      render();
+      wait = 0;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    problem = null;
+    seen = { data, at: Date.now() };
+    if (runStart === null && data.progress) {
+      runStart = seen.at - 1000 * (data.progress.elapsed_seconds || 0);
+    }
+    render();
     if (data.status === "COMPLETED") {
       finish(workflowId);
       const [hello, ip, place] = data.result.greeting.split("\n");
@@ -140,12 +171,12 @@ async function poll(workflowId, remember) {
       $("result").hidden = false;
       return;
     }
-    if (data.status && !["RUNNING", "UNREACHABLE"].includes(data.status)) {
+    if (data.status !== "RUNNING") {
       finish(workflowId);
       show("error", data.error || `The run ended: ${data.status}.`);
       return;
     }
-    if (data.unreachable) await new Promise((r) => setTimeout(r, 1000));
+    wait = 0.5;
   }
 }
 
