@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint format benchmark histories check present reset slides slides-pdf
+.PHONY: help demo test rehearse lint format benchmark histories check present reset slides slides-pdf
 
 help:
 	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
 	@echo "make test         the whole test suite"
+	@echo "make rehearse     the README's guide, typed into real terminals; screenshots in rehearsal/"
 	@echo "make check        preflight: is this laptop ready to give the talk?"
 	@echo "make present      the stage in tmux: server, worker, app and a spare shell, one pane each"
 	@echo "make reset        stop what the demos started and clear the dev server's database"
@@ -33,6 +34,10 @@ demo: $(STAMP)
 # Two test processes, each with its own dev server; a test file stays in one process.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The rehearsal alone, step by step, keeping the page's screenshots in rehearsal/.
+rehearse: $(STAMP)
+	REHEARSAL_SCREENSHOTS=rehearsal $(BIN)/python -m pytest tests/test_rehearsal.py -p no:xdist -s -rs
 
 check: $(STAMP)
 	$(BIN)/python support/preflight.py

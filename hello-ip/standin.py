@@ -2,8 +2,8 @@
 
     python standin.py            # serves on http://127.0.0.1:9000
 
-Then run the worker with
-    IP_SERVICE_URL=http://127.0.0.1:9000 GEO_SERVICE_URL=http://127.0.0.1:9000/json
+Then, in the worker's terminal, `source offline.sh` before `python worker.py`:
+it points the worker at these (IP_SERVICE_URL, GEO_SERVICE_URL).
 
 They answer in the real services' shapes, with fixed answers. Ctrl-C here is
 the bonus demo's network outage; start it again and the network is back.
@@ -70,9 +70,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--ip", default=DEFAULT_IP, help="the IP address to answer with")
     args = parser.parse_args()
+    # In a terminal of its own, Ctrl-C here is the bonus demo's network outage
+    # (under `make demo`, with no terminal of its own, Ctrl-C stops everything).
+    hint = " Ctrl-C cuts the network." if sys.stdin.isatty() else ""
     print(
         f"Stand-in services on http://{args.host}:{args.port} "
-        f"(IP {args.ip}, geolocation {args.host}:{args.port}/json/<ip>). Ctrl-C cuts the network.",
+        f"(IP {args.ip}, geolocation {args.host}:{args.port}/json/<ip>).{hint}",
         flush=True,
     )
     try:

@@ -31,6 +31,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "hello-ip")]
 
 from temporalio.client import Client  # noqa: E402
 
+import helpers  # noqa: E402
 from helpers import (  # noqa: E402
     COUNTER_DIR,
     TEST_NAMESPACE,
@@ -77,6 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
+        helpers.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         server = DevServer(Path(tmp)).start()
         try:
             counter_restarts(server)

@@ -254,19 +254,6 @@ def http_get(url: str, timeout: float) -> tuple[int, str]:
         return err.code, ""
 
 
-def is_temporal_server(port: int) -> bool:
-    cli = stage.temporal_cli()
-    if cli is None:
-        return False
-    args = [cli, "operator", "cluster", "health", "--address", f"127.0.0.1:{port}"]
-    args += ["--command-timeout", "2s", "--disable-config-env", "--disable-config-file"]
-    try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=4)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0 and "SERVING" in out.stdout
-
-
 def is_temporal_ui(port: int) -> bool:
     status, body = http_get(f"http://127.0.0.1:{port}/api/v1/settings", 2)
     return status == 200 and '"Auth"' in body
@@ -382,7 +369,7 @@ def check_database(db: Path, server_port: int) -> Result:
     if not db.exists():
         return Result(OK, f"{shown(db)}: none yet (the dev server creates it)")
     size = db.stat().st_size / 1e6
-    if stage.port_in_use(server_port) and is_temporal_server(server_port):
+    if stage.port_in_use(server_port) and stage.is_temporal_server(server_port):
         return Result(OK, f"{shown(db)} ({size:.1f} MB) holds the running server's history")
     return Result(
         WARN,
@@ -396,7 +383,12 @@ def check_database(db: Path, server_port: int) -> Result:
 
 def run_all(args) -> list[Result]:
     ports = [
-        (args.server_port, "Temporal server", "a Temporal server answers", is_temporal_server),
+        (
+            args.server_port,
+            "Temporal server",
+            "a Temporal server answers",
+            stage.is_temporal_server,
+        ),
         (args.ui_port, "Temporal Web UI", "the Temporal Web UI answers", is_temporal_ui),
         (args.app_port, "hello-ip app", "the hello-ip app answers", is_app),
         (args.standin_port, "stand-in services", "the stand-in services answer", is_standin),
@@ -445,10 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     failures = sum(r.status == FAIL for r in results)
     warnings = sum(r.status == WARN for r in results)
     if failures:
-        print(f"Not ready: fix the {failures} [FAIL] line(s) above, then run make check again.")
+        lines = "the [FAIL] line" if failures == 1 else f"the {failures} [FAIL] lines"
+        print(f"Not ready: fix {lines} above, then run make check again.")
         return 1
     if warnings:
-        print(f"Ready, with {warnings} warning(s) above.")
+        print(f"Ready, with {'a warning' if warnings == 1 else f'{warnings} warnings'} above.")
     else:
         print("Ready for the talk.")
     return 0

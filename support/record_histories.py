@@ -16,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+import helpers  # noqa: E402
 from helpers import (  # noqa: E402
     COUNTER_DIR,
     TEST_NAMESPACE,
@@ -75,6 +76,7 @@ def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        helpers.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         print("Starting a dev server for the recordings...")
         server = DevServer(Path(tmp)).start()
         try:

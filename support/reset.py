@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not answer:
         print("Nothing changed.")
-        return 1
+        return 0  # the presenter's own choice, not a failure
     problems = act(plan, args)
     for problem in problems:
         print(f"Not done: {problem}")

@@ -82,6 +82,20 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def is_temporal_server(port: int) -> bool:
+    """A Temporal service answers a health check on this port."""
+    cli = temporal_cli()
+    if cli is None:
+        return False
+    args = [cli, "operator", "cluster", "health", "--address", f"127.0.0.1:{port}"]
+    args += ["--command-timeout", "2s", "--disable-config-env", "--disable-config-file"]
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=4)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "SERVING" in out.stdout
+
+
 def pump(name: str, stream, width: int) -> None:
     for raw in stream:
         line = raw.decode(errors="replace").rstrip()
@@ -104,10 +118,14 @@ def main() -> int:
     if temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
         return 1
+    # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
+    reuse_server = port_in_use(args.server_port) and is_temporal_server(args.server_port)
+    if reuse_server:
+        stage = [p for p in stage if p["name"] != "server"]
     busy = [
         f"{p['name']} port {p['port']}" for p in stage if p.get("port") and port_in_use(p["port"])
     ]
-    if port_in_use(args.ui_port):
+    if port_in_use(args.ui_port) and not reuse_server:
         busy.append(f"Web UI port {args.ui_port}")
     if busy:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
@@ -122,6 +140,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
+    if reuse_server:
+        print(
+            f"Using the Temporal dev server already running on localhost:{args.server_port}"
+            " (Ctrl-C here leaves it running).",
+            flush=True,
+        )
     try:
         for piece in stage:
             proc = subprocess.Popen(
@@ -146,7 +170,7 @@ def main() -> int:
                     time.sleep(0.2)
         if not stopping.is_set():
             print(
-                f"\nReady: the app at http://127.0.0.1:{args.app_port} , "
+                f"\nReady: the app at http://127.0.0.1:{args.app_port}, "
                 f"the Temporal Web UI at http://localhost:{args.ui_port}"
                 + (" (offline: stand-in services)" if args.offline else "")
                 + ". Ctrl-C stops everything.\n",

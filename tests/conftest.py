@@ -2,7 +2,14 @@
 
 import pytest
 
+import helpers
 from helpers import SCENARIO_NAMESPACES, DevServer, HelloStage
+
+
+@pytest.fixture(scope="session", autouse=True)
+def process_output(tmp_path_factory):
+    """Every process's output in pytest's temporary folder, not in the system's."""
+    helpers.OUTPUT_ROOT = tmp_path_factory.mktemp("processes")
 
 
 @pytest.fixture(scope="session")

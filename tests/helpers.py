@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -22,9 +23,20 @@ SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(16)]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768 and up).
+
+    A port the OS hands out for bind(0) comes from the ephemeral range, where
+    it may next become the local port of some outgoing connection, and a
+    server started on it a moment later fails with "Address already in use".
+    """
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -51,12 +63,17 @@ def _restore_sigint() -> None:
     os.setpgrp()  # a group of its own, so the test's own Ctrl-C does not reach it
 
 
+# Where Proc keeps each process's output. The tests set it to a folder of
+# pytest's own (tmp_path_factory, cleaned up by pytest); scripts leave it unset.
+OUTPUT_ROOT: Path | None = None
+
+
 class Proc:
     """A script run as a subprocess, its output captured to files."""
 
     def __init__(self, args, cwd, env=None, name=None):
         self.name = name or Path(str(args[-1])).name
-        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=OUTPUT_ROOT))
         self.out_path = self.dir / "stdout"
         self.err_path = self.dir / "stderr"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

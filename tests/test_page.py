@@ -1,30 +1,15 @@
 """The page, in real headless Chromium (Debian's, driven by Playwright)."""
 
-import os
-import shutil
 import time
 from urllib.parse import urlparse
 
 import pytest
 
+from browser import FLAGS, require_chromium
 from helpers import EXPECTED_IP, EXPECTED_LOCATION
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if not CHROMIUM:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must have Debian's chromium: .ci/run installs it")
-    pytest.skip("no chromium on PATH (apt-get install chromium)", allow_module_level=True)
-
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +104,35 @@ def test_bad_input_shows_the_reason_and_starts_nothing(page, hello):
     assert page.inner_text("#error") == "Enter your name."
     assert page.locator("#status").is_hidden()
     assert "run=" not in page.url
+
+
+def test_the_app_stopped_mid_run_the_page_says_so_and_picks_the_run_up_again(browser, scenario):
+    """README, Troubleshooting: *The app is not answering*; start it again and the page goes on."""
+    scenario.start_standin()
+    scenario.start_worker()
+    app = scenario.start_app()
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(scenario.url)
+    page.fill("#name", "Grace")
+    page.click("text=Show Demo Options")
+    page.fill("#sleep-seconds", "4")
+    page.click("text=Get Greeting")
+    page.wait_for_function("document.querySelector('#status-line').textContent.includes('timer')")
+    app.assert_clean_exit(app.interrupt())  # Ctrl-C in the app's terminal
+
+    page.wait_for_function(
+        "document.querySelector('#status-line').textContent === 'The app is not answering'",
+        timeout=5000,
+    )
+    assert page.inner_text("#status-detail") == "Is app.py running? The page keeps trying."
+    elapsed = page.inner_text("#elapsed")
+    page.wait_for_timeout(1500)
+    assert page.inner_text("#elapsed") != elapsed, "the elapsed time keeps counting"
+
+    scenario.start_app()  # Up, Enter: the same port
+    page.locator("#result").wait_for(state="visible", timeout=20000)
+    assert page.inner_text("#greeting-line") == "Hello, Grace!"
+    assert errors == []
+    page.close()

@@ -98,6 +98,7 @@ def test_preflight_passes_when_everything_is_free():
         internet.startswith("[WARN]") and "OFFLINE=1" in internet
     ), internet
     assert "\033[" not in result.output  # no colour when not a terminal
+    assert "(s)" not in result.output  # "a warning", "2 warnings": words, not a formula
 
 
 def test_preflight_is_green_for_ports_that_already_serve_the_stage(temporal_server):
@@ -201,9 +202,7 @@ def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
         titles = [pane[0].split(":")[0] for pane in panes]
         assert titles == ["server", "standin", "worker", "app", "shell"], panes
         shells = {name: int(pane[1]) for name, pane in zip(titles, panes, strict=True)}
-        paths = {name: pane[2] for name, pane in zip(titles, panes, strict=True)}
         worker_pane = panes[2][3]
-        assert paths["server"] == str(REPO) and paths["worker"] == str(HELLO_DIR)
 
         pieces = {  # what each pane's shell should be running, by its command line
             "server": lambda a: a[1:3] == ["server", "start-dev"] and str(db) in a,
@@ -228,6 +227,18 @@ def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
             found = {n: [argv_of(k) for k in children(pid)] for n, pid in shells.items()}
             raise AssertionError(f"the panes run {found}") from None
         pids = list(running.values())
+        paths = {  # where each pane's shell is now: it typed `cd hello-ip` as the README says
+            pane[0].split(":")[0]: pane[2]
+            for pane in (
+                line.split("\t")
+                for line in tmux(
+                    socket_name, "list-panes", "-t", "=durable-demo:stage", "-F", listing
+                )
+                .strip()
+                .splitlines()
+            )
+        }
+        assert paths["server"] == str(REPO) and paths["worker"] == str(HELLO_DIR), paths
         assert not any(piece(n, "shell") for n in pieces)  # the spare shell runs none of them
         worker_env = environ_of(running["worker"])
         assert worker_env["IP_SERVICE_URL"] == f"http://127.0.0.1:{standin}"
@@ -313,15 +324,20 @@ def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_pat
     by_hand = run_tool("present.py", "--offline", env={"PATH": str(no_tmux)})
     assert by_hand.returncode == 0, by_hand.output
     assert "tmux is not installed" in by_hand.output
-    offline = "IP_SERVICE_URL=http://127.0.0.1:9000 GEO_SERVICE_URL=http://127.0.0.1:9000/json "
-    for folder, command in [
-        (REPO, r"\S*temporal server start-dev --ui-port 8080 --db-filename temporal\.db"),
-        (HELLO_DIR, r"\S*python[\d.]* standin\.py"),
-        (HELLO_DIR, re.escape(offline) + r"\S*python[\d.]* worker\.py"),
-        (HELLO_DIR, r"\S*python[\d.]* app\.py"),
-    ]:
-        line = rf"^\s*cd {re.escape(str(folder))} && {command}$"
-        assert re.search(line, by_hand.output, re.M), f"{line}\n{by_hand.output}"
+    # Each terminal: the venv, the folder, offline.sh where a worker runs, the command last
+    # (so that Up then Enter starts it again).
+    terminals = re.split(r"^  \d\. ", by_hand.output, flags=re.M)[1:]
+    typed = [
+        [line.strip() for line in t.splitlines()[1:] if line.startswith(" ")] for t in terminals
+    ]
+    activate = "source .venv/bin/activate"
+    assert typed == [
+        [activate, "temporal server start-dev --ui-port 8080 --db-filename temporal.db"],
+        [activate, "cd hello-ip", "python standin.py"],
+        [activate, "cd hello-ip", "source offline.sh", "python worker.py"],
+        [activate, "cd hello-ip", "python app.py"],
+        [activate, "cd hello-ip", "source offline.sh"],
+    ], by_hand.output
 
 
 # --- make reset ------------------------------------------------------------------------

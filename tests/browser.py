@@ -1,0 +1,30 @@
+"""Debian's Chromium, driven by Playwright (browsers cannot be downloaded here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Without the background-networking flags Chromium keeps calling out to Google's
+# hosts, which a closed network refuses many times a second.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_chromium() -> str:
+    """The Chromium to drive; CI must have one, elsewhere the browser tests are skipped."""
+    if not CHROMIUM:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must have Debian's chromium: .ci/run installs it")
+        pytest.skip("no chromium on PATH (apt-get install chromium)", allow_module_level=True)
+    return CHROMIUM

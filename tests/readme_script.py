@@ -1,0 +1,88 @@
+"""The README's presenter's guide, read as a script.
+
+The guide marks what the rehearsal needs, right beside what a presenter reads:
+
+* ``<!-- run: ID in terminal N -->`` before a ``sh`` block: the lines to type in terminal N
+  (``, offline only`` after N: only in the offline mode; ``terminal *``: in every terminal);
+* ``<!-- expect: NAME -->`` before a ``text`` block: what a terminal prints;
+* ``<!-- page: NAME -->`` before a ``>`` quote: what the page says at that moment;
+* ``<!-- history: NAME -->`` before a ``text`` block: a run's event history, as the Web UI
+  lists it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@dataclass(frozen=True)
+class Typed:
+    id: str
+    terminal: str  # "1".."5", or "*" for every terminal
+    offline_only: bool
+    lines: tuple[str, ...]
+
+
+def _text() -> str:
+    return README.read_text()
+
+
+def typed_blocks() -> dict[str, Typed]:
+    found = re.finditer(
+        r"<!-- run: ([\w-]+) in terminal ([\d*])(, offline only)? -->\n```sh\n(.*?)\n```",
+        _text(),
+        re.S,
+    )
+    blocks = {}
+    for m in found:
+        assert m[1] not in blocks, f"two run blocks are called {m[1]!r}"
+        blocks[m[1]] = Typed(m[1], m[2], bool(m[3]), tuple(m[4].splitlines()))
+    return blocks
+
+
+def typed(block_id: str) -> Typed:
+    blocks = typed_blocks()
+    assert block_id in blocks, f"README.md has no <!-- run: {block_id} ... --> block"
+    return blocks[block_id]
+
+
+def expected_output(name: str) -> list[str]:
+    found = re.search(rf"<!-- expect: {re.escape(name)} -->\n```text\n(.*?)\n```", _text(), re.S)
+    assert found, f"README.md has no output block tagged {name!r}"
+    return found[1].splitlines()
+
+
+def page_text(name: str) -> list[str]:
+    """The lines of a `<!-- page: NAME -->` quote, without its blank quote lines."""
+    found = re.search(rf"<!-- page: {re.escape(name)} -->\n((?:>.*\n)+)", _text())
+    assert found, f"README.md has no page quote tagged {name!r}"
+    lines = [line.removeprefix(">").strip() for line in found[1].splitlines()]
+    return [line for line in lines if line]
+
+
+def history(name: str) -> list[str]:
+    """A history block, or the one it names: `<!-- history: demo-3 = demo-2 -->`."""
+    same = re.search(rf"<!-- history: {re.escape(name)} = ([\w-]+) -->", _text())
+    if same:
+        return history(same[1])
+    found = re.search(rf"<!-- history: {re.escape(name)} -->\n```text\n(.*?)\n```", _text(), re.S)
+    assert found, f"README.md has no history block tagged {name!r}"
+    return found[1].splitlines()
+
+
+def demo5_edit() -> tuple[str, int, str, str]:
+    """Demo 5's edit as the README words it: (file, line, old text, new text)."""
+    found = re.search(r"`([\w./-]+)`, line (\d+), change `([^`]+)` to `([^`]+)`", _text())
+    assert found, "README.md words demo 5's edit as: `FILE`, line N, change `OLD` to `NEW`"
+    return found[1], int(found[2]), found[3], found[4]
+
+
+def ui_event_name(event: dict) -> str:
+    """An event as the Web UI lists it: "Timer Fired", "Activity Task Scheduled: get_ip"."""
+    name = event["eventType"].removeprefix("EVENT_TYPE_").replace("_", " ").title()
+    scheduled = event.get("activityTaskScheduledEventAttributes")
+    return f"{name}: {scheduled['activityType']['name']}" if scheduled else name

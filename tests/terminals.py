@@ -1,0 +1,132 @@
+"""Real terminals for the rehearsal: tmux windows on a private server, driven with keys.
+
+Each terminal is an interactive bash in a tmux window. The rehearsal types into it
+(`send-keys`), presses Ctrl-C and Up, Enter as keys, and reads what the screen shows
+(`capture-pane`), scrollback included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+PROMPT = "rehearsal$ "
+# The prompt, with the virtual environment's name before it once activated.
+PROMPT_RE = re.compile(r"^(?:\(\S+\) )?" + re.escape(PROMPT))
+TMUX = shutil.which("tmux")
+
+
+class Terminals:
+    def __init__(self, cwd: Path, env: dict[str, str]):
+        self.socket = f"rehearsal-{uuid.uuid4().hex[:8]}"
+        self.session = "rehearsal"
+        self.cwd = cwd
+        self.env = env
+        self.opened: set[str] = set()
+        rc = cwd.parent / "bashrc"
+        rc.write_text(f"PS1='{PROMPT}'\nunset PROMPT_COMMAND\n")
+        self.shell = f"bash --noprofile --rcfile {rc} -i"
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(  # the tmux server, and so every shell, gets self.env
+            [TMUX, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            env=self.env,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def open(self, name: str) -> None:
+        """A new terminal (a tmux window) in the repository's folder, at its prompt."""
+        where = ["-n", f"terminal-{name}", "-c", str(self.cwd), self.shell]
+        if not self.opened:
+            self.tmux("new-session", "-d", "-s", self.session, "-x", "220", "-y", "50", *where)
+            self.tmux("set-option", "-g", "history-limit", "5000")
+        else:
+            self.tmux("new-window", "-d", "-t", self.session, *where)
+        self.opened.add(name)
+        self.wait_for(name, re.escape(PROMPT.strip()), what="its prompt")
+
+    def target(self, name: str) -> str:
+        return f"={self.session}:=terminal-{name}"  # not a bare number: tmux reads it as an index
+
+    def type(self, name: str, line: str) -> None:
+        """Type a line and press Enter, as a presenter does."""
+        if name not in self.opened:
+            self.open(name)
+        self.tmux("send-keys", "-t", self.target(name), "-l", line)
+        self.tmux("send-keys", "-t", self.target(name), "Enter")
+
+    def keys(self, name: str, *keys: str) -> None:
+        """Keys by name: C-c for Ctrl-C, Up, Enter."""
+        self.tmux("send-keys", "-t", self.target(name), *keys)
+
+    def ctrl_c(self, name: str) -> None:
+        self.keys(name, "C-c")
+
+    def up_enter(self, name: str) -> None:
+        self.keys(name, "Up", "Enter")
+
+    def screen(self, name: str) -> list[str]:
+        """What the terminal shows, scrollback included, without trailing blank lines."""
+        text = self.tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", self.target(name))
+        # The terminal echoes Ctrl-C as ^C, before whatever is printed next.
+        return [line.removeprefix("^C") for line in text.rstrip("\n").splitlines()]
+
+    def wait_for(self, name: str, pattern: str, timeout: float = 20, after: int = 0, what=""):
+        """Wait until a line at or after line `after` matches; return its index."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.screen(name)
+            for index in range(after, len(lines)):
+                if regex.search(lines[index]):
+                    return index
+            if time.monotonic() > deadline:
+                shown = "\n".join(lines[-40:])
+                raise AssertionError(
+                    f"terminal {name} never showed {what or pattern!r} in {timeout} s:\n{shown}"
+                )
+            time.sleep(0.1)
+
+    def wait_prompt(self, name: str, after: int, timeout: float = 20) -> int:
+        """Wait for the shell's prompt after line `after`: the command has ended."""
+        return self.wait_for(name, PROMPT_RE.pattern, timeout, after + 1, "the prompt")
+
+    def output_of(self, name: str, command_line: int) -> list[str]:
+        """The lines a command printed: after its own line, up to the next prompt."""
+        lines = self.screen(name)[command_line + 1 :]
+        end = next((i for i, line in enumerate(lines) if PROMPT_RE.match(line)), len(lines))
+        return [line for line in lines[:end] if line.strip() not in ("", "^C")]
+
+    def last_command_line(self, name: str, command: str) -> int:
+        """The screen line where `command` was last typed at the prompt."""
+        lines = self.screen(name)
+        for index in range(len(lines) - 1, -1, -1):
+            prompt = PROMPT_RE.match(lines[index])
+            if prompt and lines[index][prompt.end() :] == command:
+                return index
+        raise AssertionError(f"terminal {name} shows no {command!r}:\n" + "\n".join(lines[-20:]))
+
+    def close(self) -> None:
+        subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def clean_env(venv: Path) -> dict[str, str]:
+    """The environment of a fresh terminal: no virtual environment active, no test settings."""
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != venv / "bin"]
+    drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "IP_SERVICE_URL", "GEO_SERVICE_URL")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in drop and not key.startswith(("TEMPORAL_", "PYTEST", "TMUX"))
+    }
+    return {**env, "PATH": os.pathsep.join(path), "TERM": "xterm-256color"}

@@ -1,0 +1,120 @@
+"""The README's Troubleshooting table: each row's message is what a presenter really sees."""
+
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from helpers import HELLO_DIR, REPO, free_port, python_script, wait_for
+
+README = (REPO / "README.md").read_text()
+TABLE = README[README.index("## Troubleshooting") :]
+
+
+def row(starting: str) -> str:
+    """The message of the row that starts with this text, up to its `...`."""
+    found = re.search(r"^\| (.*?) \| .* \|$", TABLE[TABLE.index(f"| {starting}") :], re.M)
+    assert found, f"no Troubleshooting row starts with {starting!r}"
+    return found[1]
+
+
+def internet() -> bool:
+    try:
+        socket.create_connection(("icanhazip.com", 443), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+no_internet = pytest.mark.skipif(
+    internet(), reason="this machine reaches icanhazip.com: the row is about having no internet"
+)
+
+
+def test_a_second_app_says_the_port_is_taken_in_one_line(tmp_path):
+    port = free_port()
+    first = python_script(HELLO_DIR / "app.py", "--port", port, name="app-1")
+    try:
+        first.wait_for_line("^The app is at")
+        second = python_script(HELLO_DIR / "app.py", "--port", port, name="app-2")
+        second.wait(15)
+    finally:
+        first.stop()
+    message = row("`Cannot serve on").strip("`").removesuffix(" ...")
+    assert second.stderr.strip().splitlines() == [
+        f"{message.replace('8000', str(port))} Pick another port with --port."
+    ], second.stderr
+    assert second.stdout == "" and second.popen.returncode == 1
+
+
+@no_internet
+def test_no_internet_the_page_names_get_ip_and_the_dns_error(temporal_server, scenario):
+    """The worker, online (the real services), on a machine with no internet."""
+    env = {k: v for k, v in scenario.env.items() if not k.endswith("SERVICE_URL")}
+    worker = python_script(HELLO_DIR / "worker.py", env=env, name="worker-online")
+    scenario.procs.append(worker)
+    worker.wait_for_line("^Starting the worker")
+    scenario.start_app()
+    run_id = scenario.post("Ada")
+    status = scenario.wait_progress(run_id, lambda p: p.get("last_error"), timeout=30)
+    progress = status["progress"]
+    said = row("The page says `get_ip failed`")
+    expected_start = re.search(r"`Last error: ([^`]*?) \.\.\.`", said)[1]
+    assert progress["message"].startswith("get_ip failed"), progress
+    assert progress["last_error"].startswith(expected_start), progress
+    assert "ssl:" not in progress["last_error"], "the transport's noise is gone"
+
+
+@no_internet
+def test_no_internet_make_check_warns(tmp_path):
+    ports = [str(free_port()) for _ in range(4)]
+    flags = ["--server-port", "--ui-port", "--app-port", "--standin-port"]
+    args = [x for pair in zip(flags, ports, strict=True) for x in pair]
+    out = subprocess.run(
+        [sys.executable, "support/preflight.py", *args, "--net-timeout", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    shown = row("`make check` says").split("`")[3].removesuffix(" ...")
+    lines = [line for line in out.stdout.splitlines() if line.startswith(shown)]
+    assert len(lines) == 1, out.stdout
+    assert out.returncode == 0, "a warning, not a failure: the offline mode exists"
+
+
+def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
+    """`make reset`, answered n at its question: no `make: *** Error 1` under it."""
+    import os
+    import pty
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "temporal.db").write_bytes(b"")  # something to reset
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: reset.py in a terminal, as make runs it
+        os.execv(
+            sys.executable, [sys.executable, str(REPO / "support/reset.py"), "--repo", str(repo)]
+        )
+    output = b""
+
+    def asks():
+        nonlocal output
+        output += os.read(fd, 4096)
+        return b"[y/N]" in output
+
+    wait_for(asks, 20, 0.05, "the question")
+    os.write(fd, b"n\n")
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output.decode()
+    assert b"Nothing changed." in output
+    assert (repo / "temporal.db").exists()
