@@ -224,9 +224,22 @@ class Rehearsal:
 
     def assert_history(self, run_id: str, name: str) -> None:
         got = self.ui_history(run_id)
-        print(f"history of {name}:\n" + "\n".join(got))
         assert not [e for e in got if e.endswith(TROUBLE)], got
         assert got == guide.history(name), f"the Web UI lists {got}"
+        self.web_ui(run_id, name, len(got))
+
+    def web_ui(self, run_id: str, name: str, events: int) -> None:
+        """The run in the Temporal Web UI, in a second tab: its event count, and a screenshot."""
+        tab = self.page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            tab.goto(f"http://localhost:8080/namespaces/default/workflows/{run_id}")
+            tab.wait_for_selector("text=Completed", timeout=20000)  # the run's status badge
+            counter = tab.get_by_role("tab", name=re.compile("Event History"))
+            counter.wait_for(timeout=10000)
+            assert re.search(rf"\b{events}\b", counter.inner_text()), counter.inner_text()
+            tab.screenshot(path=str(self.shots / f"{self.shot_count:02d}-{name}-web-ui.png"))
+        finally:
+            tab.close()
 
     def succeeded_on_attempt(self, run_id: str) -> int:
         """The attempt of get_location_info that succeeded (its Activity Task Started)."""
