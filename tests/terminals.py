@@ -58,10 +58,22 @@ class Terminals:
     def target(self, name: str) -> str:
         return f"={self.session}:=terminal-{name}"  # not a bare number: tmux reads it as an index
 
+    def wait_idle(self, name: str, timeout: float = 20) -> None:
+        """Wait until the shell shows an empty prompt: what ran there has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.screen(name) if line.strip()]
+            if lines and (m := PROMPT_RE.match(lines[-1])) and not lines[-1][m.end() :].strip():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"terminal {name} is still busy:\n" + "\n".join(lines[-20:]))
+            time.sleep(0.05)
+
     def type(self, name: str, line: str) -> None:
-        """Type a line and press Enter, as a presenter does."""
+        """At the prompt, type a line and press Enter, as a presenter does."""
         if name not in self.opened:
             self.open(name)
+        self.wait_idle(name)
         self.tmux("send-keys", "-t", self.target(name), "-l", line)
         self.tmux("send-keys", "-t", self.target(name), "Enter")
 
@@ -73,6 +85,8 @@ class Terminals:
         self.keys(name, "C-c")
 
     def up_enter(self, name: str) -> None:
+        """Up, Enter at the prompt: the last command again."""
+        self.wait_idle(name)
         self.keys(name, "Up", "Enter")
 
     def screen(self, name: str) -> list[str]:
