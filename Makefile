@@ -21,7 +21,7 @@ help:
 	@echo "make lint         ruff format --check and ruff check"
 
 # The virtual environment, rebuilt when a requirements file changes.
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10 or newer is needed: make PYTHON=python3.12 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -29,7 +29,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python support/stage.py $(if $(OFFLINE),--offline)
+	$(BIN)/python -m demo_support.stage $(if $(OFFLINE),--offline)
 
 # Two test processes, each with its own dev server; a test file stays in one process.
 test: $(STAMP)
@@ -40,19 +40,19 @@ rehearse: $(STAMP)
 	REHEARSAL_SCREENSHOTS=rehearsal $(BIN)/python -m pytest tests/test_rehearsal.py -p no:xdist -s -rs
 
 check: $(STAMP)
-	$(BIN)/python support/preflight.py
+	$(BIN)/python -m demo_support.preflight
 
 present: $(STAMP)
-	$(BIN)/python support/present.py $(if $(OFFLINE),--offline)
+	$(BIN)/python -m demo_support.present $(if $(OFFLINE),--offline)
 
 reset: $(STAMP)
-	$(BIN)/python support/reset.py
+	$(BIN)/python -m demo_support.reset
 
 benchmark: $(STAMP)
-	$(BIN)/python support/benchmark.py
+	$(BIN)/python -m demo_support.benchmark
 
 histories: $(STAMP)
-	$(BIN)/python support/record_histories.py
+	$(BIN)/python -m demo_support.record_histories
 
 # The deck: Slidev from the npm registry, installed from slides/package-lock.json.
 slides/node_modules/.package-lock.json: slides/package.json slides/package-lock.json

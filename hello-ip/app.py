@@ -6,91 +6,84 @@ The app never waits for the workflow to finish: it starts it, answers at once,
 and the page asks for the status until the greeting is there.
 """
 
-import argparse
-import logging
-import os
-
 from flask import Flask, render_template, request, url_for
-from temporalio.service import RPCError, RPCStatusCode
+from werkzeug.exceptions import BadRequest
 
-from app_support import (
-    TemporalBridge,
-    greeting_status,
-    is_unreachable,
-    json_errors,
-    new_workflow_id,
-    parse_greeting,
-)
-from demo_support import TemporalUnreachable, connect_config, run_web_app
-from workflow import TASK_QUEUE, GreetingWorkflow
+from demo_support import web
+from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow
 
 
-def create_app(ui_url: str | None = None) -> Flask:
+def create_app() -> Flask:
     app = Flask(__name__)
-    json_errors(app)  # no HTML error pages or tracebacks: JSON with the reason
-    temporal = TemporalBridge()  # one Temporal client for the whole app
-    namespace = connect_config()["namespace"]
-    ui_url = (ui_url or os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")).rstrip("/")
+    app.config["TEMPORAL_UI_URL"] = web.ui_url()
+    temporal = web.SharedClient()  # one Temporal client for the app, connected on first use
+    web.json_errors(app)  # every error as JSON with its reason, never an HTML page
 
     def ui_link(workflow_id: str) -> str:
-        return f"{ui_url}/namespaces/{namespace}/workflows/{workflow_id}"
+        ui = app.config["TEMPORAL_UI_URL"]
+        return f"{ui}/namespaces/{temporal.namespace}/workflows/{workflow_id}"
 
     @app.get("/")
     def index():
-        return render_template("index.html", ui_url=ui_url, namespace=namespace)
+        ui = app.config["TEMPORAL_UI_URL"]
+        return render_template("index.html", ui_url=ui, namespace=temporal.namespace)
 
     # #region start-workflow
     @app.post("/api/greetings")
-    def start_greeting():
-        greeting = parse_greeting(request.get_json(silent=True))
-        if isinstance(greeting, str):
-            return {"error": greeting}, 400  # bad input starts nothing
-        # A fresh id for every submission: two people who press the button at
-        # the same moment get two runs. Start the workflow and return at once.
-        workflow_id = new_workflow_id(greeting.name)
-        client = temporal.client()
-        temporal.run(
-            client.start_workflow(
-                GreetingWorkflow.run, greeting, id=workflow_id, task_queue=TASK_QUEUE
-            )
+    async def start_greeting():
+        greeting = read_greeting(request.get_json(silent=True))
+        client = await temporal()
+        # A fresh id for every submission; start the workflow and answer at once.
+        handle = await client.start_workflow(
+            GreetingWorkflow.run,
+            greeting,
+            id=web.new_workflow_id(greeting.name),
+            task_queue=TASK_QUEUE,
         )
-        app.logger.info("Started %s (sleep %s s)", workflow_id, greeting.sleep_seconds)
+        app.logger.info("Started %s (sleep %s s)", handle.id, greeting.sleep_seconds)
+        status_url = url_for("get_greeting", workflow_id=handle.id)
         return {
-            "workflow_id": workflow_id,
-            "status_url": url_for("get_greeting", workflow_id=workflow_id),
-            "ui_url": ui_link(workflow_id),
+            "workflow_id": handle.id,
+            "status_url": status_url,
+            "ui_url": ui_link(handle.id),
         }, 202
 
     # #endregion start-workflow
 
     @app.get("/api/greetings/<workflow_id>")
-    def get_greeting(workflow_id: str):
-        wait = min(max(request.args.get("wait", 0, type=float), 0), 10)
-        try:
-            status = temporal.run(greeting_status(temporal.client(), workflow_id, wait))
-        except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
-            return {"error": f"No greeting run with id {workflow_id!r}."}, 404
+    async def get_greeting(workflow_id: str):
+        wait = min(max(request.args.get("wait", 0, type=float), 0), 10)  # a long poll, 10 s at most
+        status = await web.greeting_status(await temporal(), workflow_id, wait)
+        if status["result"]:
+            result, name = status["result"], status["input"]["name"]
+            result.update(name=name, greeting=greeting_text(name, result["ip"], result["location"]))
         return {**status, "ui_url": ui_link(workflow_id)}
-
-    @app.errorhandler(TemporalUnreachable)
-    @app.errorhandler(RPCError)
-    def temporal_error(err: Exception):
-        # Temporal down (or restarting, as in demo 4): say so; the page keeps polling.
-        if is_unreachable(err):
-            return {"error": f"Temporal is unreachable: {err}", "status": "UNREACHABLE"}, 503
-        return {"error": f"Temporal refused the request: {err}"}, 502
 
     return app
 
 
+def greeting_text(name: str, ip: str, location: str) -> str:
+    return f"Hello, {name}!\nYour IP Address is {ip}.\nYou are in {location}"
+
+
+def read_greeting(body) -> GreetingInput:
+    """The request's name and timer; bad input is a 400 that says what is wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest('Send a JSON object: {"name": "Ada", "sleep_seconds": 0}.')
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("Enter your name.")
+    if len(name.strip()) > 100:
+        raise BadRequest(f"The name is too long: {len(name.strip())} characters, at most 100.")
+    sleep = body.get("sleep_seconds", 0)
+    if sleep in (None, ""):
+        sleep = 0
+    if isinstance(sleep, bool) or not isinstance(sleep, int):
+        raise BadRequest(f"sleep_seconds must be a whole number of seconds, not {sleep!r}.")
+    if not 0 <= sleep <= 60:
+        raise BadRequest(f"sleep_seconds must be between 0 and 60, not {sleep}.")
+    return GreetingInput(name=name.strip(), sleep_seconds=sleep)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="The hello-ip web app.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--ui-url", help="the Temporal Web UI (default http://localhost:8080)")
-    parser.add_argument("--debug", action="store_true", help="Flask debug mode (off by default)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run_web_app(create_app(args.ui_url), args.host, args.port, args.debug)
+    web.serve(create_app())

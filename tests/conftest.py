@@ -2,14 +2,14 @@
 
 import pytest
 
-import helpers
-from helpers import SCENARIO_NAMESPACES, DevServer, HelloStage
+from demo_support import harness
+from demo_support.harness import SCENARIO_NAMESPACES, DevServer, HelloStage
 
 
 @pytest.fixture(scope="session", autouse=True)
 def process_output(tmp_path_factory):
     """Every process's output in pytest's temporary folder, not in the system's."""
-    helpers.OUTPUT_ROOT = tmp_path_factory.mktemp("processes")
+    harness.OUTPUT_ROOT = tmp_path_factory.mktemp("processes")
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ _free_namespaces = list(SCENARIO_NAMESPACES)
 @pytest.fixture
 def scenario_namespace():
     """A namespace of the session server that no other test uses."""
-    assert _free_namespaces, "add more SCENARIO_NAMESPACES in helpers.py"
+    assert _free_namespaces, "add more SCENARIO_NAMESPACES in demo_support/harness.py"
     return _free_namespaces.pop(0)
 
 

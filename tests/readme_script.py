@@ -86,3 +86,17 @@ def ui_event_name(event: dict) -> str:
     name = event["eventType"].removeprefix("EVENT_TYPE_").replace("_", " ").title()
     scheduled = event.get("activityTaskScheduledEventAttributes")
     return f"{name}: {scheduled['activityType']['name']}" if scheduled else name
+
+
+# --- Sample outputs, compared line by line with what a script printed ------------------
+
+
+def normalize(line: str) -> str:
+    """What may differ between the README's sample output and a real run."""
+    line = re.sub(r"\(\S+@\S+\)$", "(<identity>)", line)  # worker identity: pid@host
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
+
+
+def assert_matches_readme(name: str, lines: list[str]) -> None:
+    expected = [normalize(line) for line in expected_output(name)]
+    assert [normalize(line) for line in lines] == expected

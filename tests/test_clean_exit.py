@@ -5,7 +5,7 @@ import uuid
 
 from temporalio.client import Client
 
-from helpers import COUNTER_DIR, TEST_NAMESPACE, python_script, terminate
+from demo_support.harness import COUNTER_DIR, TEST_NAMESPACE, python_script, terminate
 
 WORKER = COUNTER_DIR / "durable" / "worker.py"
 INTERRUPTS = 10

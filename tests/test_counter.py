@@ -4,14 +4,8 @@ import time
 
 import pytest
 
-from helpers import (
-    COUNTER_DIR,
-    activity_counts,
-    assert_matches_readme,
-    history,
-    python_script,
-    terminate,
-)
+from demo_support.harness import COUNTER_DIR, activity_counts, history, python_script, terminate
+from readme_script import assert_matches_readme
 
 VOLATILE = COUNTER_DIR / "volatile" / "counter.py"
 DURABLE = COUNTER_DIR / "durable"
@@ -126,7 +120,7 @@ def test_temporal_down_gives_one_clear_line(script):
 
 
 def test_worker_connects_once_temporal_comes_up(tmp_path):
-    from helpers import DevServer
+    from demo_support.harness import DevServer
 
     server = DevServer(tmp_path)
     worker = python_script(WORKER, env=server.env())

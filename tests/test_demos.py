@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import (
+from demo_support.harness import (
     HELLO_DIR,
     REPO,
     DevServer,

@@ -1,7 +1,6 @@
 """hello-ip: the workflow, its activities and the JSON API, against a real dev server."""
 
 import asyncio
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,13 +8,14 @@ import aiohttp
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from helpers import (
+import activities
+from app import create_app
+from demo_support.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
     HELLO_DIR,
     DevServer,
     HelloStage,
-    assert_matches_readme,
     event_types,
     expected_greeting,
     free_port,
@@ -23,10 +23,7 @@ from helpers import (
     python_script,
     wait_for,
 )
-
-sys.path.insert(0, str(HELLO_DIR))
-import activities  # noqa: E402
-from app import create_app  # noqa: E402
+from readme_script import assert_matches_readme
 
 # --- activities, against the stand-in services --------------------------------------------
 
@@ -186,7 +183,7 @@ BAD_INPUTS = [
 def count_greeting_runs(server: DevServer, namespace: str) -> int:
     import subprocess
 
-    from helpers import TEMPORAL
+    from demo_support.harness import TEMPORAL
 
     out = subprocess.run(
         [TEMPORAL, "workflow", "count", "--address", server.address, "--namespace", namespace,
@@ -249,6 +246,19 @@ def test_simultaneous_submissions_each_get_their_own_run(hello):
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(lambda wid: hello.wait_done(wid, timeout=60), ids))
     assert all(r["result"]["greeting"] == expected_greeting("Same Name") for r in results)
+
+
+def test_a_fresh_apps_first_requests_share_one_client(scenario):
+    """Twenty requests at once, the app's very first: each thread's event loop, one client."""
+    scenario.start_standin()
+    scenario.start_worker()
+    app = scenario.start_app()
+    with ThreadPoolExecutor(20) as pool:
+        ids = list(pool.map(lambda i: scenario.post("First", 0), range(20)))
+        results = list(pool.map(lambda wid: scenario.wait_done(wid, timeout=60), ids))
+    assert len(set(ids)) == 20
+    assert all(r["result"]["greeting"] == expected_greeting("First") for r in results)
+    assert "The app failed" not in app.stdout + app.stderr
 
 
 def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up(tmp_path):

@@ -22,9 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import HELLO_DIR, REPO, TEMPORAL, DevServer, free_port, port_open, wait_for
+from demo_support.harness import (
+    HELLO_DIR,
+    REPO,
+    TEMPORAL,
+    DevServer,
+    free_port,
+    port_open,
+    wait_for,
+)
 
-SUPPORT = REPO / "support"
 TMUX = shutil.which("tmux")
 
 
@@ -34,7 +41,7 @@ def run_tool(script: str, *args, env: dict | None = None, timeout: float = 60):
     clean.update({"NO_COLOR": "1", **(env or {})})
     clean.pop("YES", None)
     result = subprocess.run(
-        [sys.executable, SUPPORT / script, *[str(a) for a in args]],
+        [sys.executable, "-m", f"demo_support.{script.removesuffix('.py')}", *map(str, args)],
         env=clean,
         capture_output=True,
         text=True,

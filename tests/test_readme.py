@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from helpers import REPO
+from demo_support.harness import REPO
 
 README = (REPO / "README.md").read_text()
 TESTS = REPO / "tests"
@@ -118,10 +118,12 @@ def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     message = subprocess.run(
         [sys.executable, "-c", "import demo_support; print(demo_support.unreachable_message())"],
-        cwd=REPO / "support", env=env, capture_output=True, text=True, check=True,
+        cwd=REPO, env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert f"| `{message}` |" in README
-    code = "".join(p.read_text() for p in [*REPO.glob("hello-ip/*.py"), *REPO.glob("support/*.py")])
+    code = "".join(
+        p.read_text() for p in [*REPO.glob("hello-ip/*.py"), *REPO.glob("demo_support/*.py")]
+    )
     for phrase in ["no worker is picking up work", "Temporal is unreachable", "Cannot serve on ",
                    "Already in use: ", "private range"]:  # fmt: skip
         assert phrase in README and phrase in code, phrase

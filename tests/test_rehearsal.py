@@ -27,7 +27,7 @@ import pytest
 
 import readme_script as guide
 from browser import FLAGS, require_chromium
-from helpers import REPO, wait_for
+from demo_support.harness import REPO, wait_for
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -7,7 +7,6 @@ first. The files in histories/ are recorded by `make histories`, never edited.
 """
 
 import asyncio
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,14 +16,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from helpers import COUNTER_DIR, HELLO_DIR
-
-sys.path[:0] = [str(HELLO_DIR), str(COUNTER_DIR / "durable")]
-from counter import Counter, add_one  # noqa: E402
-from workflow import RETRY_POLICY, GreetingInput, GreetingResult, GreetingWorkflow  # noqa: E402
+# The demo folders are on pytest's pythonpath (pyproject.toml), as each script's own
+# folder is on its path when it runs.
+from counter import Counter, add_one
+from workflow import RETRY_POLICY, GreetingInput, GreetingResult, GreetingWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities import IpActivities  # noqa: E402
+    from activities import IpActivities
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 EXPECTED = {

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from helpers import HELLO_DIR, REPO, free_port, python_script, wait_for
+from demo_support.harness import HELLO_DIR, REPO, free_port, python_script, wait_for
 
 README = (REPO / "README.md").read_text()
 TABLE = README[README.index("## Troubleshooting") :]
@@ -73,7 +73,7 @@ def test_no_internet_make_check_warns(tmp_path):
     flags = ["--server-port", "--ui-port", "--app-port", "--standin-port"]
     args = [x for pair in zip(flags, ports, strict=True) for x in pair]
     out = subprocess.run(
-        [sys.executable, "support/preflight.py", *args, "--net-timeout", "2"],
+        [sys.executable, "-m", "demo_support.preflight", *args, "--net-timeout", "2"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -94,9 +94,7 @@ def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
     (repo / "temporal.db").write_bytes(b"")  # something to reset
     pid, fd = pty.fork()
     if pid == 0:  # the child: reset.py in a terminal, as make runs it
-        os.execv(
-            sys.executable, [sys.executable, str(REPO / "support/reset.py"), "--repo", str(repo)]
-        )
+        os.execv(sys.executable, [sys.executable, "-m", "demo_support.reset", "--repo", str(repo)])
     output = b""
 
     def asks():

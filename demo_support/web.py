@@ -1,22 +1,26 @@
-"""Plumbing behind app.py; the audience need not read it.
+"""The web app's plumbing (hello-ip/app.py); the audience need not read it.
 
-* TemporalBridge: one Temporal client on one background event loop. Flask runs
-  each request in a thread of its own (and each async view in a fresh event
-  loop), while a Temporal client belongs to one loop. So every Temporal call
-  is handed to the bridge's loop, and the views wait for the answer.
-* parse_greeting: the request's validation (HTTP 400 reasons).
-* greeting_status: what a run is doing now, in words a presenter can read out.
+* SharedClient: one Temporal client for the whole app, connected on first use, so
+  that the app starts even while Temporal is down. Flask runs each async view in
+  an event loop of its own; a connected client serves them all, and a
+  threading lock makes the first connect happen once.
+* greeting_status: what a run is doing now, in words a presenter can read out,
+  from the run's description, its history and its task queue's pollers.
+* json_errors and serve: every error as JSON with its reason, one line in the
+  terminal, and `python app.py --port ...` on a socket of its own.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import logging
 import math
+import os
 import re
 import threading
 import uuid
-from collections.abc import Coroutine
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,55 +36,79 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
-from workflow import TASK_QUEUE, GreetingInput, GreetingResult
 
-MAX_NAME = 100
-MAX_SLEEP = 60
 # A task that nobody has taken for this long, on a queue that no worker has
 # polled since the task was scheduled, means no worker is running: a polling
 # worker takes a task within milliseconds.
 NO_WORKER_AFTER = 1.5
 
 
-class TemporalBridge:
-    """Runs coroutines on a private event loop that owns the Temporal client."""
+class SharedClient:
+    """One Temporal client for every request, connected by the first one that needs it."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
         self._client: Client | None = None
-        threading.Thread(target=self.loop.run_forever, name="temporal", daemon=True).start()
+        # A threading lock, not an asyncio one: each request has a loop of its own.
+        self._connecting = threading.Lock()
 
-    def run(self, coroutine: Coroutine, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+    @property
+    def namespace(self) -> str:
+        return demo_support.connect_config()["namespace"]
 
-    def client(self) -> Client:
-        """The client, connecting on first use: the app starts even when Temporal is down."""
+    async def __call__(self) -> Client:
         if self._client is None:
-            self._client = self.run(self._connect())
+            with self._connecting:
+                if self._client is None:
+                    self._client = await self._connect()
         return self._client
 
-    async def _connect(self) -> Client:
-        if self._client is None:  # on the loop, so only one connect at a time
-            try:
-                # Fail fast while Temporal is down: the page polls again anyway.
-                quick = RetryConfig(max_elapsed_time_millis=2000, max_retries=3)
-                self._client = await asyncio.wait_for(demo_support.connect(retry_config=quick), 5)
-            except asyncio.TimeoutError:
-                raise demo_support.TemporalUnreachable(demo_support.unreachable_message()) from None
-        return self._client
+    @staticmethod
+    async def _connect() -> Client:
+        try:
+            # Fail fast while Temporal is down: the page asks again anyway.
+            quick = RetryConfig(max_elapsed_time_millis=2000, max_retries=3)
+            return await asyncio.wait_for(demo_support.connect(retry_config=quick), 5)
+        except asyncio.TimeoutError:
+            raise demo_support.TemporalUnreachable(demo_support.unreachable_message()) from None
+
+
+def ui_url(flag: str | None = None) -> str:
+    """The Temporal Web UI the page links to."""
+    return (flag or os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")).rstrip("/")
 
 
 def json_errors(app) -> None:
-    """Any other failure: one line in the app's terminal, JSON for the page."""
+    """Every failure as JSON with its reason (400 for bad input); one line in the terminal."""
     from flask import request
     from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(Exception)
-    def unexpected(err: Exception):
+    def error(err: Exception):
         if isinstance(err, HTTPException):
             return {"error": err.description}, err.code
+        if is_unreachable(err):  # Temporal down (demo 4): say so; the page keeps asking
+            return {"error": f"Temporal is unreachable: {err}", "status": "UNREACHABLE"}, 503
+        if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
+            unknown = (request.view_args or {}).get("workflow_id")
+            return {"error": f"No greeting run with id {unknown!r}."}, 404
+        if isinstance(err, RPCError):
+            return {"error": f"Temporal refused the request: {err}"}, 502
         app.logger.error("%s %s: %s: %s", request.method, request.path, type(err).__name__, err)
         return {"error": f"The app failed: {type(err).__name__}: {err}"}, 500
+
+
+def serve(app) -> None:
+    """`python app.py [--host H] [--port P] [--ui-url URL] [--debug]` until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="The hello-ip web app.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--ui-url", help="the Temporal Web UI (default http://localhost:8080)")
+    parser.add_argument("--debug", action="store_true", help="Flask debug mode (off by default)")
+    args = parser.parse_args()
+    if args.ui_url:
+        app.config["TEMPORAL_UI_URL"] = ui_url(args.ui_url)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    demo_support.run_web_app(app, args.host, args.port, args.debug)
 
 
 def is_unreachable(err: BaseException) -> bool:
@@ -88,26 +116,6 @@ def is_unreachable(err: BaseException) -> bool:
         isinstance(err, RPCError)
         and err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
     )
-
-
-def parse_greeting(body: Any) -> GreetingInput | str:
-    """The greeting request, or the reason it is refused."""
-    if not isinstance(body, dict):
-        return 'Send a JSON object: {"name": "Ada", "sleep_seconds": 0}.'
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        return "Enter your name."
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        return f"The name is too long: {len(name)} characters, at most {MAX_NAME}."
-    sleep = body.get("sleep_seconds", 0)
-    if sleep is None or sleep == "":
-        sleep = 0
-    if isinstance(sleep, bool) or not isinstance(sleep, int):
-        return f"sleep_seconds must be a whole number of seconds, not {sleep!r}."
-    if not 0 <= sleep <= MAX_SLEEP:
-        return f"sleep_seconds must be between 0 and {MAX_SLEEP}, not {sleep}."
-    return GreetingInput(name=name, sleep_seconds=sleep)
 
 
 def new_workflow_id(name: str) -> str:
@@ -118,10 +126,6 @@ def new_workflow_id(name: str) -> str:
     """
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "guest"
     return f"greeting-{slug}-{uuid.uuid4().hex[:16]}"
-
-
-def greeting_text(name: str, ip: str, location: str) -> str:
-    return f"Hello, {name}!\nYour IP Address is {ip}.\nYou are in {location}"
 
 
 def _seconds_since(then: datetime | None, now: datetime) -> float | None:
@@ -141,20 +145,19 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     With ``wait``, hold the answer up to that many seconds for the run to end
     (a long poll), so that a waiting page sees the result the moment it exists.
     """
-    handle = client.get_workflow_handle(workflow_id, result_type=GreetingResult)
+    handle = client.get_workflow_handle(workflow_id)
     if wait > 0:
         with contextlib.suppress(asyncio.TimeoutError, WorkflowFailureError):
             await asyncio.wait_for(handle.result(), wait)
     description = await handle.describe()  # raises RPCError NOT_FOUND for an unknown id
     history = [event async for event in handle.fetch_history_events()]
     started = history[0].workflow_execution_started_event_attributes
-    (greeting,) = await client.data_converter.decode(started.input.payloads, [GreetingInput])
+    (run_input,) = await client.data_converter.decode(started.input.payloads)  # as JSON: a dict
     now = datetime.now(timezone.utc)
     status = description.status.name if description.status else "UNKNOWN"
     answer = {
         "workflow_id": workflow_id,
-        "name": greeting.name,
-        "sleep_seconds": greeting.sleep_seconds,
+        "input": run_input,
         "status": status,
         "result": None,
         "error": None,
@@ -162,13 +165,7 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     }
     if description.status == WorkflowExecutionStatus.COMPLETED:
         completed = history[-1].workflow_execution_completed_event_attributes
-        (result,) = await client.data_converter.decode(completed.result.payloads, [GreetingResult])
-        answer["result"] = {
-            "name": greeting.name,
-            "ip": result.ip,
-            "location": result.location,
-            "greeting": greeting_text(greeting.name, result.ip, result.location),
-        }
+        (answer["result"],) = await client.data_converter.decode(completed.result.payloads)
         answer["progress"] = {"step": "done", "message": "Done"}
     elif description.status == WorkflowExecutionStatus.FAILED:
         answer["error"] = _failure_message(history)
@@ -205,7 +202,9 @@ def _failure_message(history) -> str:
     return "The run failed."
 
 
-async def _nobody_polled_since(client: Client, kind: TaskQueueType.ValueType, since) -> bool:
+async def _nobody_polled_since(
+    client: Client, task_queue: str, kind: TaskQueueType.ValueType, since
+) -> bool:
     """True when no worker has polled the task queue since ``since``.
 
     The truth from Temporal: the task queue's pollers and the last time each
@@ -215,18 +214,19 @@ async def _nobody_polled_since(client: Client, kind: TaskQueueType.ValueType, si
     described = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
-            task_queue=TaskQueue(name=TASK_QUEUE),
+            task_queue=TaskQueue(name=task_queue),
             task_queue_type=kind,
         )
     )
     return not any((_ts(poller.last_access_time) or since) > since for poller in described.pollers)
 
 
-async def _no_worker(client: Client, kind, since: datetime | None, now: datetime) -> bool:
+async def _no_worker(client: Client, raw, kind, since: datetime | None, now: datetime) -> bool:
     """A task has waited for a worker since ``since``: is there no worker at all?"""
     if since is None or (now - since).total_seconds() <= NO_WORKER_AFTER:
         return False
-    return await _nobody_polled_since(client, kind, since)
+    task_queue = raw.execution_config.task_queue.name
+    return await _nobody_polled_since(client, task_queue, kind, since)
 
 
 NO_WORKER_HINT = "Is worker.py running? Start it and the run continues where it stopped."
@@ -252,7 +252,7 @@ async def _progress(client: Client, raw, history, now: datetime) -> dict:
             next_try is None or next_try <= now
         ):
             since = next_try or _ts(activity.scheduled_time)
-            if await _no_worker(client, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, since, now):
+            if await _no_worker(client, raw, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, since, now):
                 progress["waiting_for_worker"] = True
                 progress["message"] = f"{name} is waiting: no worker is picking up work"
                 progress["hint"] = NO_WORKER_HINT
@@ -275,7 +275,7 @@ async def _progress(client: Client, raw, history, now: datetime) -> dict:
     task = raw.pending_workflow_task
     if task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED and (
         await _no_worker(
-            client, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, _ts(task.scheduled_time), now
+            client, raw, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, _ts(task.scheduled_time), now
         )
     ):
         fired = any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history)

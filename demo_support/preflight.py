@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import stage  # beside this file; standard library only
+from demo_support import stage
 
 MIN_PYTHON = (3, 10)
 REQUIREMENTS = stage.REPO / "requirements.txt"

@@ -1,4 +1,7 @@
-"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT."""
+"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT.
+
+The tests drive the stage with it, and so do the benchmark and the history recorder.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
 HELLO_DIR = REPO / "hello-ip"
 TEMPORAL = Path(sys.executable).parent / "temporal"
@@ -389,21 +392,3 @@ EXPECTED_LOCATION = "Toronto, Ontario, Canada"
 
 def expected_greeting(name: str) -> str:
     return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"
-
-
-def normalize(line: str) -> str:
-    """What may differ between the README's sample output and a real run."""
-    line = re.sub(r"\(\S+@\S+\)$", "(<identity>)", line)  # worker identity: pid@host
-    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
-
-
-def readme_block(name: str) -> list[str]:
-    """The README's sample output tagged `<!-- expect: name -->`, normalized."""
-    readme = (REPO / "README.md").read_text()
-    found = re.search(rf"<!-- expect: {re.escape(name)} -->\n```text\n(.*?)\n```", readme, re.S)
-    assert found, f"README.md has no output block tagged {name!r}"
-    return [normalize(line) for line in found[1].splitlines()]
-
-
-def assert_matches_readme(name: str, lines: list[str]) -> None:
-    assert [normalize(line) for line in lines] == readme_block(name)

@@ -26,13 +26,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "hello-ip")]
+from temporalio.client import Client
 
-from temporalio.client import Client  # noqa: E402
-
-import helpers  # noqa: E402
-from helpers import (  # noqa: E402
+from demo_support import harness
+from demo_support.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
     DevServer,
@@ -41,7 +38,6 @@ from helpers import (  # noqa: E402
     python_script,
     terminate,
 )
-from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -61,10 +57,10 @@ def via_api(stage: HelloStage) -> float:
 async def bare(client: Client) -> float:
     started = time.perf_counter()
     result = await client.execute_workflow(
-        GreetingWorkflow.run,
-        GreetingInput("Bench", 0),
+        "GreetingWorkflow",  # by name: the workflow's code lives in hello-ip/, the worker's folder
+        {"name": "Bench", "sleep_seconds": 0},
         id=f"bench-bare-{uuid.uuid4().hex}",
-        task_queue=TASK_QUEUE,
+        task_queue="hello-ip",
     )
     elapsed = time.perf_counter() - started
     assert result.location == "Toronto, Ontario, Canada"
@@ -78,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        helpers.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
+        harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         server = DevServer(Path(tmp)).start()
         try:
             counter_restarts(server)

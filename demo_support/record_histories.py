@@ -9,15 +9,11 @@ the files by hand.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-import helpers  # noqa: E402
-from helpers import (  # noqa: E402
+from demo_support import harness
+from demo_support.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
     DevServer,
@@ -26,7 +22,7 @@ from helpers import (  # noqa: E402
     python_script,
 )
 
-OUT = REPO / "tests" / "histories"
+OUT = harness.REPO / "tests" / "histories"
 
 
 def save(server: DevServer, workflow_id: str, name: str, namespace: str = TEST_NAMESPACE) -> None:
@@ -76,7 +72,7 @@ def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        helpers.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
+        harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         print("Starting a dev server for the recordings...")
         server = DevServer(Path(tmp)).start()
         try:

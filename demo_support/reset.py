@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import stage
+from demo_support import stage
 
 SESSION = "durable-demo"
 DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")

@@ -12,8 +12,12 @@ It gives every script the same three habits:
   interpreter finalisation (sdk-python issue #300: "Fatal Python error:
   PyGILState_Release" or a segfault at exit).
 
-The scripts import it from their own folder, where ``demo_support.py`` is a
-symbolic link to this one file.
+It is a package of this repository that the virtual environment installs in
+editable mode (``-e .`` in requirements.txt), so every script imports it the same
+way from any folder. Its modules hold the rest of the plumbing: ``stage`` (what
+runs where; ``make demo``), ``present``, ``preflight``, ``reset``, ``harness``
+(the processes the tests and the benchmark drive), ``benchmark`` and
+``record_histories``.
 """
 
 from __future__ import annotations

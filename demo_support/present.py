@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-import stage
+from demo_support import stage
 
 SESSION = "durable-demo"
 WINDOW = "stage"

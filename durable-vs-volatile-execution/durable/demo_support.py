@@ -1,1 +1,0 @@
-../../support/demo_support.py
