@@ -4,7 +4,7 @@ Panes: the Temporal dev server, the hello-ip worker, the web app, and a spare
 shell (with --offline, the stand-in services too, and the worker pointed at
 them). Each piece is typed into its pane's shell, as a presenter would type
 it: Ctrl-C stops that one piece, and Up then Enter starts it again. What
-runs where comes from stage.pieces(), the list `make demo` runs.
+runs where comes from stage.pieces(), the declaration `make demo` runs.
 
 Without tmux it prints the commands to run, one terminal each.
 """
@@ -26,14 +26,8 @@ from demo_support import stage
 SESSION = "durable-demo"
 WINDOW = "stage"
 SERVER_START_TIMEOUT = 30  # seconds, as make demo waits
-SPARE = {"name": "shell", "cwd": stage.REPO, "argv": [], "env": {}}
-TITLES = {
-    "server": "server: Temporal dev server",
-    "standin": "standin: stand-in services",
-    "worker": "worker: hello-ip worker",
-    "app": "app: the web app",
-    "shell": "shell: a spare shell",
-}
+# Ready for a second `python worker.py` (README: two workers on one task queue).
+SPARE = stage.Piece("shell", "shell: a spare shell", "hello-ip", ())
 
 
 class TmuxError(Exception):
@@ -43,68 +37,6 @@ class TmuxError(Exception):
 # --- What runs in each pane ----------------------------------------------------------
 
 
-def _set_flag(argv: list[str], flag: str, value: str) -> None:
-    if flag in argv:
-        argv[argv.index(flag) + 1] = value
-    else:
-        argv += [flag, value]
-
-
-def stage_pieces(
-    offline: bool,
-    server_port: int = stage.SERVER_PORT,
-    ui_port: int = stage.UI_PORT,
-    app_port: int = stage.APP_PORT,
-    standin_port: int = stage.STANDIN_PORT,
-    db_filename: str | None = None,
-) -> list[dict]:
-    """stage.pieces(), moved to other ports or another database file when asked.
-
-    With the defaults the pieces are exactly those of `make demo`; the tests
-    use free ports and a temporary database so that they never collide with
-    a stage that is already running.
-    """
-    address = None if server_port == stage.SERVER_PORT else f"127.0.0.1:{server_port}"
-    pieces = []
-    for piece in stage.pieces(offline):
-        argv, env = list(piece["argv"]), dict(piece["env"])
-        name = piece["name"]
-        if name == "server":
-            _set_flag(argv, "--ui-port", str(ui_port))
-            if server_port != stage.SERVER_PORT:
-                _set_flag(argv, "--port", str(server_port))
-            if db_filename:
-                _set_flag(argv, "--db-filename", db_filename)
-            piece["port"] = server_port
-        elif name == "standin":
-            if standin_port != stage.STANDIN_PORT:
-                _set_flag(argv, "--port", str(standin_port))
-            piece["port"] = standin_port
-        elif name == "worker":
-            old, new = f":{stage.STANDIN_PORT}", f":{standin_port}"
-            env = {key: value.replace(old, new) for key, value in env.items()}
-            if address:
-                env["TEMPORAL_ADDRESS"] = address
-        elif name == "app":
-            if app_port != stage.APP_PORT:
-                _set_flag(argv, "--port", str(app_port))
-            if ui_port != stage.UI_PORT:
-                _set_flag(argv, "--ui-url", f"http://localhost:{ui_port}")
-            if address:
-                env["TEMPORAL_ADDRESS"] = address
-            piece["port"] = app_port
-        pieces.append({**piece, "argv": argv, "env": env})
-    return pieces
-
-
-def _program(path: str) -> str:
-    """The program as typed once the virtual environment is active: its bare name."""
-    program = Path(path)
-    if program.parent == stage.BIN:
-        return "python" if program.name.startswith("python") else program.name
-    return path
-
-
 def activate_line() -> str:
     """`source .venv/bin/activate`: the README's first line in every terminal."""
     venv = Path(sys.prefix)
@@ -112,39 +44,38 @@ def activate_line() -> str:
     return f"source {shlex.quote(shown)}/bin/activate"
 
 
-def typed_lines(piece: dict, offline: bool) -> list[str]:
+def typed_lines(piece: stage.Piece, offline: bool) -> list[str]:
     """What a presenter types in the piece's terminal, one line each, as the README says.
 
-    The venv first, then the folder, then (offline, where the worker may run)
+    The venv first, then the folder, then (offline, where a worker may run)
     `source offline.sh`, then the command last, so that Up then Enter starts
     the piece again after a Ctrl-C.
     """
     lines = [activate_line()]
-    if Path(piece["cwd"]) != stage.REPO:
-        lines.append(f"cd {os.path.relpath(piece['cwd'], stage.REPO)}")
-    env = dict(piece["env"])
+    if piece.folder:
+        lines.append(f"cd {piece.folder}")
+    env = dict(piece.env)
     at_default_port = all(env.get(k, v) == v for k, v in stage.OFFLINE_ENV.items())
-    may_run_a_worker = piece["name"] in ("worker", SPARE["name"])
-    if offline and may_run_a_worker and at_default_port:
+    if offline and piece.name in ("worker", SPARE.name) and at_default_port:
         lines.append("source offline.sh")
         env = {k: v for k, v in env.items() if k not in stage.OFFLINE_ENV}
     lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
-    if piece["argv"]:
-        lines.append(shlex.join([_program(piece["argv"][0]), *piece["argv"][1:]]))
+    if piece.command:
+        lines.append(shlex.join(piece.command))
     return lines
 
 
-def panes(pieces: list[dict], offline: bool = False) -> list[dict]:
-    """The stage's pieces plus the spare shell, each with its title and typed lines."""
-    spare = {**SPARE, "cwd": stage.HELLO}  # ready for a second `python worker.py`
+def panes(pieces: list[stage.Piece], offline: bool = False) -> list[dict]:
+    """The stage's pieces plus the spare shell, each with its typed lines."""
     return [
         {
-            **p,
-            "title": TITLES.get(p["name"], p["name"]),
+            "name": p.name,
+            "title": p.title,
+            "port": p.port,
             "lines": typed_lines(p, offline),
-            "command": typed_lines(p, offline)[-1] if p["argv"] else "",
+            "command": shlex.join(p.command),
         }
-        for p in [*pieces, spare]
+        for p in [*pieces, SPARE]
     ]
 
 
@@ -257,13 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-filename", help="the dev server's database (temporal.db)")
     args = parser.parse_args(argv)
 
-    pieces = stage_pieces(
+    pieces = stage.pieces(
         args.offline,
         args.server_port,
         args.ui_port,
         args.app_port,
         args.standin_port,
-        args.db_filename,
+        args.db_filename or "temporal.db",
     )
     layout = panes(pieces, args.offline)
     if stage.temporal_cli() is None:
@@ -284,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             f"make reset (or {tmux.shown('kill-session', '-t', session)})."
         )
         return 1
-    taken = [p for p in pieces if p.get("port") and stage.port_in_use(p["port"])]
-    busy = [f"{p['name']} port {p['port']}" for p in taken]
+    taken = [p for p in pieces if p.port and stage.port_in_use(p.port)]
+    busy = [f"{p.name} port {p.port}" for p in taken]
     if stage.port_in_use(args.ui_port):
         busy.append(f"Web UI port {args.ui_port}")
     if busy:

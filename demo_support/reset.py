@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from demo_support import stage
 
 SESSION = "durable-demo"
@@ -40,8 +42,8 @@ EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make 
     COUNTER / "durable" / "worker.py": "counter worker",
     COUNTER / "durable" / "starter.py": "counter starter",
     COUNTER / "volatile" / "counter.py": "volatile counter",
-    Path("support") / "stage.py": "make demo",
 }
+MODULES = {"demo_support.stage": "make demo"}  # run as python -m, from the repository's folder
 # Stopped in this order: make demo first (it stops its own pieces), the server last.
 ORDER = ["make demo", "counter starter", "volatile counter", "app", "worker", "counter worker"]
 ORDER += ["standin", "server"]
@@ -85,10 +87,8 @@ def repo_scripts(repo: Path) -> dict[Path, str]:
     """Each demo script of the repository, by its real path, with its role."""
     scripts = {}
     for piece in stage.pieces(offline=True):
-        argv = piece["argv"]
-        if argv[0] == sys.executable and len(argv) > 1:
-            relative = Path(piece["cwd"]).relative_to(stage.REPO) / argv[1]
-            scripts[real(repo / relative)] = piece["name"]
+        if piece.command[0] == "python":
+            scripts[real(repo / piece.folder / piece.command[1])] = piece.name
     for relative, role in EXTRA_SCRIPTS.items():
         scripts[real(repo / relative)] = role
     return scripts
@@ -105,12 +105,15 @@ def _flag_value(argv: list[str], *names: str) -> str | None:
 
 
 def _script_of(argv: list[str]) -> str | None:
-    """The script a Python command line runs, if any (python [options] script.py ...)."""
+    """What a Python command line runs: a script (python [options] script.py ...) or
+    "-m module" (python -m module ...); None for anything else."""
     if not Path(argv[0]).name.lower().startswith("python"):
         return None
     args = iter(argv[1:])
     for arg in args:
-        if arg in ("-c", "-m"):
+        if arg == "-m":
+            return f"-m {next(args, '')}"
+        if arg == "-c":
             return None
         if arg in ("-X", "-W"):
             next(args, None)
@@ -132,7 +135,11 @@ def classify(argv: list[str], cwd: str, repo: Path, scripts: dict[Path, str]) ->
             return Found(0, "server", argv, cwd, path)
         return None
     script = _script_of(argv)
-    if script is not None:
+    if script is not None and script.startswith("-m "):
+        role = MODULES.get(script.removeprefix("-m "))
+        if role and real(cwd) == repo:
+            return Found(0, role, argv, cwd)
+    elif script is not None:
         role = scripts.get(real(Path(cwd) / script))
         if role:
             return Found(0, role, argv, cwd)
@@ -140,52 +147,15 @@ def classify(argv: list[str], cwd: str, repo: Path, scripts: dict[Path, str]) ->
 
 
 def all_processes():
-    """(pid, argv, cwd) of every process we may look at; zombies left out."""
+    """(pid, argv, cwd) of every process we may look at; zombies left out (psutil: the
+    same answer from /proc on Linux and from the kernel on macOS, spaces in paths and all)."""
     me = os.getpid()
-    if Path("/proc/self/cmdline").exists():
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == me:
-                continue
-            pid = int(entry.name)
-            try:
-                raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if not raw or _proc_state(pid) == "Z":
-                    continue
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:  # gone, or another user's
-                continue
-            yield pid, [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]], cwd
-        return
-    # macOS and other Unixes: ps for the command lines, lsof for the folders.
-    out = subprocess.run(
-        ["ps", "-axww", "-o", "pid=,stat=,command="], capture_output=True, text=True, timeout=10
-    )
-    for line in out.stdout.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) < 3 or parts[1].startswith("Z") or int(parts[0]) == me:
+    for process in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
+        info = process.info
+        if info["pid"] == me or info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        argv = parts[2].split()
-        if "start-dev" not in argv and not any(a.endswith(".py") for a in argv):
-            continue  # cheap filter before asking lsof
-        yield int(parts[0]), argv, _lsof_cwd(int(parts[0]))
-
-
-def _proc_state(pid: int) -> str:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def _lsof_cwd(pid: int) -> str:
-    try:
-        out = subprocess.run(
-            ["lsof", "-a", "-p", str(pid), "-d", "cwd", "-Fn"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return next((line[1:] for line in out.stdout.splitlines() if line.startswith("n")), "")
+        if info["cmdline"] and info["cwd"]:  # None or empty: gone, or another user's
+            yield info["pid"], info["cmdline"], info["cwd"]
 
 
 def find_processes(repo: Path) -> list[Found]:
@@ -205,23 +175,10 @@ def find_processes(repo: Path) -> list[Found]:
 def alive(found: Found) -> bool:
     """Still running, and still the same program (a pid can be reused)."""
     try:
-        os.kill(found.pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(found.pid)
+        return process.status() != psutil.STATUS_ZOMBIE and process.cmdline() == found.argv
+    except psutil.Error:  # gone, or not ours to look at
         return False
-    except PermissionError:
-        pass
-    if Path(f"/proc/{found.pid}").exists():
-        try:
-            if _proc_state(found.pid) == "Z":
-                return False
-            raw = Path(f"/proc/{found.pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-        return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]] == found.argv
-    out = subprocess.run(
-        ["ps", "-o", "stat=", "-p", str(found.pid)], capture_output=True, text=True
-    )
-    return out.returncode == 0 and not out.stdout.strip().startswith("Z")
 
 
 def stop(processes: list[Found]) -> list[str]:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,27 @@ def temporal_cli() -> str | None:
     return str(beside) if beside.exists() else shutil.which("temporal")
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One terminal of the README's stage: what runs, where, and how."""
+
+    name: str  # server, standin, worker, app
+    title: str  # as make present labels its pane
+    folder: str  # relative to the repository: "" or "hello-ip"
+    command: tuple[str, ...]  # as typed once the venv is active: ("python", "worker.py")
+    env: dict = field(default_factory=dict)  # on top of the terminal's own
+    port: int | None = None  # it listens there
+
+    @property
+    def cwd(self) -> Path:
+        return REPO / self.folder
+
+    def argv(self) -> list[str]:
+        """The command with the venv's own python and temporal, for a subprocess."""
+        programs = {"python": sys.executable, "temporal": temporal_cli() or "temporal"}
+        return [programs.get(self.command[0], self.command[0]), *self.command[1:]]
+
+
 def pieces(
     offline: bool,
     server_port: int = SERVER_PORT,
@@ -49,30 +71,34 @@ def pieces(
     app_port: int = APP_PORT,
     standin_port: int = STANDIN_PORT,
     db_filename: str = "temporal.db",
-) -> list[dict]:
-    """What runs, where and how: the README's terminals, in start order."""
-    python = sys.executable
-    server = [temporal_cli() or "temporal", "server", "start-dev"]
-    server += ["--ui-port", str(ui_port), "--db-filename", db_filename]
+) -> list[Piece]:
+    """The stage, in start order: the one declaration that make demo, make present, make
+    reset and the tests use (and that the README's terminals are checked against).
+
+    Only the tests move the ports: the scripts' defaults are the README's.
+    """
     temporal_env = {}
-    if server_port != SERVER_PORT:  # only tests move it; the scripts default to 7233
-        server += ["--port", str(server_port)]
-        temporal_env = {
-            "TEMPORAL_ADDRESS": f"localhost:{server_port}",
-            "TEMPORAL_UI_URL": f"http://localhost:{ui_port}",
-        }
-    worker_env = {**temporal_env, **(offline_env(standin_port) if offline else {})}
-    stage = [{"name": "server", "cwd": REPO, "argv": server, "env": {}, "port": server_port}]
+    if server_port != SERVER_PORT:
+        temporal_env["TEMPORAL_ADDRESS"] = f"localhost:{server_port}"
+    if ui_port != UI_PORT:
+        temporal_env["TEMPORAL_UI_URL"] = f"http://localhost:{ui_port}"
+
+    def moved(port: int, default: int) -> tuple[str, ...]:
+        return () if port == default else ("--port", str(port))
+
+    server = ("temporal", "server", "start-dev", "--ui-port", str(ui_port))
+    server += ("--db-filename", db_filename, *moved(server_port, SERVER_PORT))
+    stage = [Piece("server", "server: Temporal dev server", "", server, port=server_port)]
     if offline:
-        argv = [python, "standin.py"] + (
-            [] if standin_port == STANDIN_PORT else ["--port", str(standin_port)]
-        )
+        standin = ("python", "standin.py", *moved(standin_port, STANDIN_PORT))
         stage.append(
-            {"name": "standin", "cwd": HELLO, "argv": argv, "env": {}, "port": standin_port}
+            Piece("standin", "standin: stand-in services", "hello-ip", standin, port=standin_port)
         )
-    stage.append({"name": "worker", "cwd": HELLO, "argv": [python, "worker.py"], "env": worker_env})
-    app = [python, "app.py"] + ([] if app_port == APP_PORT else ["--port", str(app_port)])
-    stage.append({"name": "app", "cwd": HELLO, "argv": app, "env": temporal_env, "port": app_port})
+    worker_env = {**temporal_env, **(offline_env(standin_port) if offline else {})}
+    worker = ("python", "worker.py")
+    stage.append(Piece("worker", "worker: hello-ip worker", "hello-ip", worker, worker_env))
+    app = ("python", "app.py", *moved(app_port, APP_PORT))
+    stage.append(Piece("app", "app: the web app", "hello-ip", app, temporal_env, app_port))
     return stage
 
 
@@ -121,17 +147,15 @@ def main() -> int:
     # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
     reuse_server = port_in_use(args.server_port) and is_temporal_server(args.server_port)
     if reuse_server:
-        stage = [p for p in stage if p["name"] != "server"]
-    busy = [
-        f"{p['name']} port {p['port']}" for p in stage if p.get("port") and port_in_use(p["port"])
-    ]
+        stage = [p for p in stage if p.name != "server"]
+    busy = [f"{p.name} port {p.port}" for p in stage if p.port and port_in_use(p.port)]
     if port_in_use(args.ui_port) and not reuse_server:
         busy.append(f"Web UI port {args.ui_port}")
     if busy:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
 
-    width = max(len(p["name"]) for p in stage)
+    width = max(len(p.name) for p in stage)
     running: list[tuple[dict, subprocess.Popen]] = []
     stopping = threading.Event()
 
@@ -149,9 +173,9 @@ def main() -> int:
     try:
         for piece in stage:
             proc = subprocess.Popen(
-                piece["argv"],
-                cwd=piece["cwd"],
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **piece["env"]},
+                piece.argv(),
+                cwd=piece.cwd,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **piece.env},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -159,13 +183,13 @@ def main() -> int:
             )
             running.append((piece, proc))
             threading.Thread(
-                target=pump, args=(piece["name"], proc.stdout, width), daemon=True
+                target=pump, args=(piece.name, proc.stdout, width), daemon=True
             ).start()
-            if piece.get("port"):  # wait until it listens before starting the next piece
+            if piece.port:  # wait until it listens before starting the next piece
                 deadline = time.monotonic() + 30
-                while not port_in_use(piece["port"]) and not stopping.is_set():
+                while not port_in_use(piece.port) and not stopping.is_set():
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        print(f"The {piece['name']} did not start: see its lines above.")
+                        print(f"The {piece.name} did not start: see its lines above.")
                         return 1
                     time.sleep(0.2)
         if not stopping.is_set():
@@ -179,9 +203,7 @@ def main() -> int:
         while not stopping.is_set():
             for piece, proc in running:
                 if proc.poll() is not None:
-                    print(
-                        f"The {piece['name']} stopped (exit {proc.returncode}); stopping the rest."
-                    )
+                    print(f"The {piece.name} stopped (exit {proc.returncode}); stopping the rest.")
                     stopping.set()
             stopping.wait(0.5)
     finally:

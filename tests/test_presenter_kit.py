@@ -249,7 +249,7 @@ def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
         assert not any(piece(n, "shell") for n in pieces)  # the spare shell runs none of them
         worker_env = environ_of(running["worker"])
         assert worker_env["IP_SERVICE_URL"] == f"http://127.0.0.1:{standin}"
-        assert worker_env["TEMPORAL_ADDRESS"] == f"127.0.0.1:{server}"
+        assert worker_env["TEMPORAL_ADDRESS"] == f"localhost:{server}"
         shown = "#{pane_index} #{pane_title} | #{pane_current_command} | #{pane_pid}"
         print(tmux(socket_name, "list-panes", "-F", shown))  # for the record (pytest -s)
 
@@ -419,3 +419,45 @@ def test_reset_stops_the_repos_server_removes_its_database_and_ends_demo_runs(
             + ["--address", temporal_server.address, "--namespace", "default"],
             capture_output=True,
         )
+
+
+def test_reset_finds_make_demo_and_pieces_under_a_folder_with_a_space(tmp_path):
+    """psutil reads each process's real argv and folder: "/Users/Jane Doe/..." included."""
+    from demo_support import reset
+
+    repo = tmp_path / "Jane Doe" / "repo"
+    (repo / "hello-ip").mkdir(parents=True)
+    (repo / "hello-ip" / "worker.py").write_text("import time\ntime.sleep(60)\n")
+    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=repo / "hello-ip")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "demo_support.stage", "--app-port", "1"],  # a port it can't take
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        found = wait_for(
+            lambda: (
+                {f.pid: f.role for f in reset.find_processes(reset.real(repo))}.get(worker.pid)
+                and {f.pid: f.role for f in reset.find_processes(reset.real(repo))}
+            ),
+            10,
+            0.2,
+            "the worker",
+        )
+        assert found[worker.pid] == "worker"
+        if demo.poll() is None:  # still starting: make demo by its module name
+            assert found.get(demo.pid) in ("make demo", None)
+        classified = reset.classify(
+            [sys.executable, "-m", "demo_support.stage", "--offline"],
+            str(repo),
+            reset.real(repo),
+            {},
+        )
+        assert classified and classified.role == "make demo"
+        elsewhere = reset.classify(
+            [sys.executable, "-m", "demo_support.stage"], str(tmp_path), reset.real(repo), {}
+        )
+        assert elsewhere is None, "make demo in another folder is not this repository's"
+    finally:
+        worker.kill()

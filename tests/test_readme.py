@@ -127,3 +127,19 @@ def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
     for phrase in ["no worker is picking up work", "Temporal is unreachable", "Cannot serve on ",
                    "Already in use: ", "private range"]:  # fmt: skip
         assert phrase in README and phrase in code, phrase
+
+
+def test_the_readmes_terminals_type_what_the_stage_declares():
+    """One declaration of the stage (demo_support/stage.py): make demo runs it, make present
+    types it, make reset looks for it, and the README's terminals (which the rehearsal types)
+    say the same, line for line."""
+    import readme_script as guide
+    from demo_support import stage
+    from demo_support.present import activate_line, typed_lines
+
+    blocks = {"server": ["server"], "standin": ["standin"], "app": ["app"]}
+    blocks["worker"] = ["worker-folder", "offline", "worker"]
+    assert list(guide.typed("activate").lines) == [activate_line()]
+    for piece in stage.pieces(offline=True):
+        in_readme = [line for block in blocks[piece.name] for line in guide.typed(block).lines]
+        assert in_readme == typed_lines(piece, offline=True)[1:], piece.name

@@ -520,6 +520,7 @@ def test_two_workers_on_one_task_queue(rehearsal):
     run_id = rehearsal.start_greeting(10)
     rehearsal.wait_timer_started()
     t.ctrl_c("2")  # one of the two dies; the other finishes the run
+    t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
     rehearsal.wait_greeting(30)
     rehearsal.shot("two-workers-greeting")
     rehearsal.completed_once(run_id)
