@@ -1,6 +1,8 @@
 """hello-ip: the workflow, its activities and the JSON API, against a real dev server."""
 
 import asyncio
+import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -68,19 +70,30 @@ def test_a_private_ip_is_a_permanent_failure(services):
     assert str(raised.value) == "No location for 192.168.1.10: private range"
 
 
-def test_transport_errors_and_5xx_are_retryable(services, monkeypatch):
+def test_transport_and_http_errors_are_retryable(services, monkeypatch):
     monkeypatch.setattr(activities, "IP_SERVICE_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(aiohttp.ClientConnectionError):  # not an ApplicationError: retried
         call("get_ip", base=services)
     monkeypatch.setattr(activities, "GEO_SERVICE_URL", f"{services}/no-such-path")
-    with pytest.raises(aiohttp.ClientResponseError):
+    with pytest.raises(aiohttp.ClientResponseError):  # any 4xx or 5xx, here a 404
         call("get_location_info", EXPECTED_IP, base=services)
 
 
 def test_the_default_services_are_the_real_ones():
-    source = (HELLO_DIR / "activities.py").read_text()
-    assert 'os.environ.get("IP_SERVICE_URL", "https://icanhazip.com")' in source
-    assert 'os.environ.get("GEO_SERVICE_URL", "http://ip-api.com/json")' in source
+    """With no setting (a new terminal, no offline.sh), the worker asks the real services."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_SERVICE_URL")}
+    out = subprocess.run(
+        [sys.executable, "-c", "import activities; print(activities.IP_SERVICE_URL)"],
+        cwd=HELLO_DIR, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["https://icanhazip.com"]
+    out = subprocess.run(
+        [sys.executable, "-c", "import activities; print(activities.GEO_SERVICE_URL)"],
+        cwd=HELLO_DIR, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["http://ip-api.com/json"]
 
 
 # --- the workflow, run by the real worker ---------------------------------------------------
@@ -129,9 +142,9 @@ def test_sleep_3_waits_on_a_durable_timer(hello):
     assert timer["timerStartedEventAttributes"]["startToFireTimeout"] == "3s"
 
 
-def test_a_permanent_failure_ends_the_run_with_the_services_message(temporal_server):
+def test_a_permanent_failure_ends_the_run_with_the_services_message(scenario):
     # The stand-in answers with a private IP, which ip-api cannot place.
-    stage = HelloStage(temporal_server, "scenario-15")
+    stage = scenario
     stage._run("standin.py", "--port", stage.standin_port, "--ip", "10.1.2.3")
     wait_for(lambda: http_ok(f"http://127.0.0.1:{stage.standin_port}/"), 15)
     stage.start_worker()
@@ -199,13 +212,23 @@ def test_bad_input_is_a_400_with_the_reason(hello, body, reason):
     assert (code, answer) == (400, {"error": reason})
 
 
-def test_bad_input_starts_no_workflow(hello, temporal_server):
-    time.sleep(1.5)  # let the visibility store catch up with earlier tests
-    before = count_greeting_runs(temporal_server, hello.namespace)
+def test_bad_input_starts_no_workflow(scenario):
+    scenario.start_standin()
+    scenario.start_worker()
+    app = scenario.start_app()  # an app of its own: every run it starts is in its log
     for body, _ in BAD_INPUTS:
-        assert http("POST", f"{hello.url}/api/greetings", body)[0] == 400
-    time.sleep(1.5)
-    assert count_greeting_runs(temporal_server, hello.namespace) == before
+        assert http("POST", f"{scenario.url}/api/greetings", body)[0] == 400
+    fence = scenario.post("Fence", 0)  # a good one after the bad ones
+
+    def started():  # the app's log (stderr): one line per run it started
+        return [line for line in app.stderr.splitlines() if line.startswith("Started ")]
+
+    wait_for(lambda: any(fence in line for line in started()), 15)
+    assert started() == [f"Started {fence} (sleep 0 s)"]
+    # And Temporal agrees: the namespace holds that one run only.
+    scenario.wait_done(fence)
+    counted = wait_for(lambda: count_greeting_runs(scenario.server, scenario.namespace), 10)
+    assert counted == 1
 
 
 def test_not_json_is_a_400(hello):
@@ -262,8 +285,8 @@ def test_a_fresh_apps_first_requests_share_one_client(scenario):
 
 
 def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up(tmp_path):
-    server = DevServer(tmp_path)  # not started yet
-    stage = HelloStage(server, "scenario-14")
+    server = DevServer(tmp_path, namespaces=("temporal-down",))  # not started yet
+    stage = HelloStage(server, "temporal-down")
     app = stage.start_app()  # the app starts although Temporal is down
     try:
         code, page = 0, None

@@ -429,35 +429,19 @@ def test_reset_finds_make_demo_and_pieces_under_a_folder_with_a_space(tmp_path):
     (repo / "hello-ip").mkdir(parents=True)
     (repo / "hello-ip" / "worker.py").write_text("import time\ntime.sleep(60)\n")
     worker = subprocess.Popen([sys.executable, "worker.py"], cwd=repo / "hello-ip")
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "demo_support.stage", "--app-port", "1"],  # a port it can't take
-        cwd=repo,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
         found = wait_for(
-            lambda: (
-                {f.pid: f.role for f in reset.find_processes(reset.real(repo))}.get(worker.pid)
-                and {f.pid: f.role for f in reset.find_processes(reset.real(repo))}
-            ),
+            lambda: [f for f in reset.find_processes(reset.real(repo)) if f.pid == worker.pid],
             10,
             0.2,
             "the worker",
         )
-        assert found[worker.pid] == "worker"
-        if demo.poll() is None:  # still starting: make demo by its module name
-            assert found.get(demo.pid) in ("make demo", None)
-        classified = reset.classify(
-            [sys.executable, "-m", "demo_support.stage", "--offline"],
-            str(repo),
-            reset.real(repo),
-            {},
-        )
-        assert classified and classified.role == "make demo"
-        elsewhere = reset.classify(
-            [sys.executable, "-m", "demo_support.stage"], str(tmp_path), reset.real(repo), {}
-        )
-        assert elsewhere is None, "make demo in another folder is not this repository's"
+        assert [f.role for f in found] == ["worker"]
     finally:
         worker.kill()
+    # make demo runs as `python -m demo_support.stage`, from the repository's folder.
+    demo = [sys.executable, "-m", "demo_support.stage", "--offline"]
+    classified = reset.classify(demo, str(repo), reset.real(repo), {})
+    assert classified and classified.role == "make demo"
+    elsewhere = reset.classify(demo, str(tmp_path), reset.real(repo), {})
+    assert elsewhere is None, "make demo in another folder is not this repository's"

@@ -16,8 +16,9 @@ README = (REPO / "README.md").read_text()
 TESTS = REPO / "tests"
 DEMO_DIRS = [REPO, REPO / "durable-vs-volatile-execution", REPO / "hello-ip"]
 # Names the README uses that are not files of this repository: the dev server's
-# database (created at run time), Temporal's own config file, a placeholder.
-NOT_REPO_FILES = {"temporal.db", "temporal.toml", "file.json"}
+# database and make rehearse's screenshots (created at run time), Temporal's own config
+# file, a placeholder.
+NOT_REPO_FILES = {"temporal.db", "temporal.toml", "file.json", "rehearsal/"}
 
 
 def code_spans() -> list[str]:
