@@ -132,10 +132,8 @@ async def run_worker(worker: Worker) -> int:
     task_poll_retry_policy, not configurable), so without this the run would
     resume anywhere from at once to ten seconds after the restart.
     """
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    on_ctrl_c(stop.set)
     stopping = asyncio.create_task(stop.wait())
     while True:
         running = asyncio.create_task(worker.run())
@@ -157,15 +155,28 @@ async def run_worker(worker: Worker) -> int:
             await running
         worker = Worker(**worker.config())
         print("Temporal is back: the worker polls again.", flush=True)
-    # A second Ctrl-C while shutting down leaves at once.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, _leave_now)
+    on_ctrl_c(_leave_now)  # a second Ctrl-C while shutting down leaves at once
     print("Stopping the worker...", flush=True)
     await worker.shutdown()
     with contextlib.suppress(Exception):
         await running
     print("Worker stopped.", flush=True)
     return 0
+
+
+def on_ctrl_c(handler: Callable[[], None]) -> None:
+    """Call ``handler`` in the event loop on Ctrl-C (SIGINT) and SIGTERM.
+
+    The loop's own signal handlers where it has them (Linux, macOS); on Windows,
+    whose event loops raise NotImplementedError for add_signal_handler, Python's
+    signal module, handing the call over to the loop.
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+        except NotImplementedError:
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(handler))
 
 
 async def _temporal_came_back(client: Client, every: float = 0.5) -> None:
@@ -256,6 +267,27 @@ def run(main: Callable[[], Awaitable[int | None]]) -> None:
         print(err, file=sys.stderr)
         code = 1
     _exit(code)
+
+
+def run_tool(main: Callable[[], int], name: str, interrupted: str = "Interrupted.") -> None:
+    """A presenter's tool (make check, present, reset): its exit status, never a traceback.
+
+    It leaves with os._exit: a tool may hold temporalio's bridge (see above) or
+    daemon threads still waiting on the network.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print(f"\n{interrupted}")
+        code = 130
+    except BrokenPipeError:  # make check | head
+        code = 1
+    except Exception as err:  # never a traceback on the presenter's screen
+        print(f"{name} failed: {type(err).__name__}: {err}")
+        code = 1
+    with contextlib.suppress(BrokenPipeError):
+        _exit(code)
+    os._exit(code)
 
 
 def _exit(code: int) -> None:

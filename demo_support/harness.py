@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from demo_support import stage
+
 REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
 HELLO_DIR = REPO / "hello-ip"
@@ -42,10 +44,7 @@ def free_port() -> int:
             return port
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
+port_open = stage.port_in_use  # something listens on 127.0.0.1:port
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):

