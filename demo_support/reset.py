@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from demo_support import run_tool, stage
+from demo_support.present import Tmux, TmuxError
 
 SESSION = stage.TMUX_SESSION
 DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")
@@ -214,22 +215,6 @@ def stop(processes: list[Found]) -> list[str]:
 # --- tmux, files and workflows ---------------------------------------------------------
 
 
-def tmux_command(socket_name: str | None) -> list[str]:
-    return ["tmux"] + (["-L", socket_name] if socket_name else [])
-
-
-def has_session(socket_name: str | None, session: str) -> bool:
-    try:
-        out = subprocess.run(
-            [*tmux_command(socket_name), "has-session", "-t", f"={session}"],
-            capture_output=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):  # no tmux: no session
-        return False
-    return out.returncode == 0
-
-
 def database_files(repo: Path, servers: list[Found]) -> list[Path]:
     """temporal.db (and its -wal, -shm) at the root and in the demo folders, and the
     database of any dev server of this repository that uses another name."""
@@ -302,7 +287,7 @@ def make_plan(args) -> Plan:
     plan = Plan()
     plan.workflows, plan.target, plan.temporal_note = asyncio.run(running_workflows())
     plan.processes = find_processes(args.repo)
-    plan.session = has_session(args.tmux_socket, args.session)
+    plan.session = Tmux(args.tmux_socket).has_session(args.session)
     plan.files = database_files(args.repo, plan.processes)
     return plan
 
@@ -364,11 +349,10 @@ def act(plan: Plan, args) -> list[str]:
         problems += asyncio.run(terminate(plan.workflows))
     problems += stop(plan.processes)
     if plan.session:
-        subprocess.run(
-            [*tmux_command(args.tmux_socket), "kill-session", "-t", f"={args.session}"],
-            capture_output=True,
-        )
-        if has_session(args.tmux_socket, args.session):
+        tmux = Tmux(args.tmux_socket)
+        with contextlib.suppress(TmuxError):
+            tmux("kill-session", "-t", f"={args.session}")
+        if tmux.has_session(args.session):
             problems.append(f"the tmux session {args.session!r} is still there")
         else:
             print(f"Closed the tmux session {args.session!r}.")
