@@ -21,7 +21,7 @@ from demo_support import stage
 REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
 HELLO_DIR = REPO / "hello-ip"
-TEMPORAL = Path(sys.executable).parent / "temporal"
+TEMPORAL = Path(stage.temporal_cli() or "temporal")  # beside python, else on PATH
 TEST_NAMESPACE = "meetup-tests"  # not "default": proves TEMPORAL_NAMESPACE is honoured
 # One namespace per scenario test, so that its workers are the only ones on its task queue.
 SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(16)]

