@@ -47,6 +47,15 @@ def free_port() -> int:
 port_open = stage.port_in_use  # something listens on 127.0.0.1:port
 
 
+def internet() -> bool:
+    """Does the real IP service answer from here? (The online demos need it.)"""
+    try:
+        socket.create_connection(("icanhazip.com", 443), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:

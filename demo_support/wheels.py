@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -123,9 +124,11 @@ def resolves(requirements: list[Requirement], laptop: str, python) -> tuple[bool
              *[arg for platform in platforms for arg in ("--platform", platform)], *wanted],
             capture_output=True, text=True,
         )  # fmt: skip
-        if out.returncode:
+        if out.returncode:  # pip's last word, without its long list of versions
             errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
-            return False, " ".join(errors) or out.stderr.strip()
+            return False, re.sub(
+                r" \(from versions:[^)]*\)", "", errors[-1] if errors else out.stderr
+            )
         return True, f"{len(json.loads(report.read_text())['install'])} wheels"
 
 

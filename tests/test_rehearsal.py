@@ -27,7 +27,7 @@ import pytest
 
 import readme_script as guide
 from browser import FLAGS, require_chromium
-from demo_support.harness import REPO, wait_for
+from demo_support.harness import REPO, internet, wait_for
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -62,14 +62,6 @@ def port_busy(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def internet() -> bool:
-    try:
-        socket.create_connection(("icanhazip.com", 443), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 def copy_of_the_repository(dest: Path) -> Path:
@@ -201,6 +193,14 @@ class Rehearsal:
             assert lines[2].startswith("You are in ")
         return seen
 
+    def restart_to_greeting(self, terminal: str, what: str, within: float, claim: str) -> None:
+        """Up, Enter in a terminal (the piece starts again); the greeting on the page, timed."""
+        restarted = time.monotonic()
+        self.t.up_enter(terminal)
+        greeted = self.wait_greeting(40)
+        self.timings[what] = round(greeted - restarted, 2)
+        assert greeted - restarted < within, f"README: {claim}"
+
     def wait_timer_started(self) -> None:
         wait_for(
             lambda: any("durable timer" in x for x in self.status_lines()),
@@ -245,6 +245,11 @@ class Rehearsal:
         """The attempt of get_location_info that succeeded (its Activity Task Started)."""
         started = [e for e in self.events(run_id) if "activityTaskStartedEventAttributes" in e]
         return int(started[-1]["activityTaskStartedEventAttributes"]["attempt"])
+
+    def assert_run(self, run_id: str, name: str) -> None:
+        """The history the README shows for this demo, each activity completed once."""
+        self.assert_history(run_id, name)
+        self.completed_once(run_id)
 
     def completed_once(self, run_id: str) -> None:
         done = [e for e in self.ui_history(run_id) if e.startswith("Activity Task Scheduled")]
@@ -377,7 +382,7 @@ def test_demo_1_successful_execution(rehearsal):
     run_id = rehearsal.start_greeting(0)
     rehearsal.wait_greeting()
     rehearsal.shot("demo-1-greeting")
-    rehearsal.assert_history(run_id, "demo-1")
+    rehearsal.assert_run(run_id, "demo-1")
 
 
 def test_demo_2_a_durable_timer(rehearsal):
@@ -394,7 +399,7 @@ def test_demo_2_a_durable_timer(rehearsal):
     assert guide.page_text("demo-2-timer")[0] in seen, f"the page said {seen}"
     countdown = [int(x.split(": ")[1].split()[0]) for x in seen if "durable timer:" in x]
     assert countdown == [3, 2, 1], f"the countdown said {seen}"
-    rehearsal.assert_history(run_id, "demo-2")
+    rehearsal.assert_run(run_id, "demo-2")
 
 
 def test_demo_3_the_worker_dies_while_the_timer_waits(rehearsal):
@@ -410,14 +415,11 @@ def test_demo_3_the_worker_dies_while_the_timer_waits(rehearsal):
     history = rehearsal.ui_history(run_id)
     assert history[-3:] == ["Timer Started", "Timer Fired", "Workflow Task Scheduled"], history
 
-    restarted = time.monotonic()
-    t.up_enter("2")  # restart the worker
-    greeted = rehearsal.wait_greeting()
-    rehearsal.timings["demo 3: worker restart to greeting"] = round(greeted - restarted, 2)
-    assert greeted - restarted < 3, "README: the greeting appears at once (about a second)"
+    rehearsal.restart_to_greeting(  # restart the worker
+        "2", "demo 3: worker restart to greeting", 3, "the greeting appears at once"
+    )
     rehearsal.shot("demo-3-greeting")
-    rehearsal.assert_history(run_id, "demo-3")
-    rehearsal.completed_once(run_id)
+    rehearsal.assert_run(run_id, "demo-3")
 
 
 def _wait_event(rehearsal, run_id: str, event: str, timeout: float) -> float:
@@ -442,15 +444,12 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(rehearsal):
     assert port_busy(8000), "the app keeps running"
     time.sleep(max(0.0, 11 - (time.monotonic() - down)))  # until after the timer was due
 
-    restarted = time.monotonic()
-    t.up_enter("1")  # the same database file
-    greeted = rehearsal.wait_greeting(40)
-    rehearsal.timings["demo 4: server restart to greeting"] = round(greeted - restarted, 2)
-    assert greeted - restarted < 3, "README: about a second after the restart"
+    rehearsal.restart_to_greeting(  # the same database file
+        "1", "demo 4: server restart to greeting", 3, "about a second after the restart"
+    )
     rehearsal.shot("demo-4-greeting")
     t.wait_for("2", r"^Temporal is back: the worker polls again\.$", after=worker_at)
-    rehearsal.assert_history(run_id, "demo-4")
-    rehearsal.completed_once(run_id)
+    rehearsal.assert_run(run_id, "demo-4")
 
 
 def test_demo_5_a_bug_ships_and_is_fixed_while_the_workflow_runs(rehearsal):
@@ -476,14 +475,11 @@ def test_demo_5_a_bug_ships_and_is_fixed_while_the_workflow_runs(rehearsal):
     source.write_text(good)  # the fix
     t.ctrl_c("2")
     t.wait_for("2", r"^Worker stopped\.$", after=worker_at)
-    restarted = time.monotonic()
-    t.up_enter("2")
-    greeted = rehearsal.wait_greeting(30)
-    rehearsal.timings["demo 5: fixed worker restart to greeting"] = round(greeted - restarted, 2)
-    assert greeted - restarted < 7, "README: at the next retry, within five seconds"
+    rehearsal.restart_to_greeting(
+        "2", "demo 5: fixed worker restart to greeting", 7, "at the next retry, within 5 s"
+    )
     rehearsal.shot("demo-5-greeting")
-    rehearsal.assert_history(run_id, "demo-5")
-    rehearsal.completed_once(run_id)
+    rehearsal.assert_run(run_id, "demo-5")
     assert rehearsal.succeeded_on_attempt(run_id) > 2, "two attempts failed on the page"
 
 
@@ -497,14 +493,11 @@ def test_bonus_the_network_fails(rehearsal):
     wait_for(lambda: not port_busy(9000), 10, 0.1, "the stand-in to stop")
     rehearsal.wait_page_says("bonus-failing", 30)
     rehearsal.shot("bonus-failing")
-    restored = time.monotonic()
-    t.up_enter("4")
-    greeted = rehearsal.wait_greeting(30)
-    rehearsal.timings["bonus: network back to greeting"] = round(greeted - restored, 2)
-    assert greeted - restored < 7, "README: at the next retry, within five seconds"
+    rehearsal.restart_to_greeting(
+        "4", "bonus: network back to greeting", 7, "at the next retry, within 5 s"
+    )
     rehearsal.shot("bonus-greeting")
-    rehearsal.assert_history(run_id, "bonus")
-    rehearsal.completed_once(run_id)
+    rehearsal.assert_run(run_id, "bonus")
     assert rehearsal.succeeded_on_attempt(run_id) > 1, "it failed while the network was down"
 
 

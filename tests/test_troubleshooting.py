@@ -1,13 +1,12 @@
 """The README's Troubleshooting table: each row's message is what a presenter really sees."""
 
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from demo_support.harness import HELLO_DIR, REPO, free_port, python_script, wait_for
+from demo_support.harness import HELLO_DIR, REPO, free_port, internet, python_script, wait_for
 
 README = (REPO / "README.md").read_text()
 TABLE = README[README.index("## Troubleshooting") :]
@@ -18,14 +17,6 @@ def row(starting: str) -> str:
     found = re.search(r"^\| (.*?) \| .* \|$", TABLE[TABLE.index(f"| {starting}") :], re.M)
     assert found, f"no Troubleshooting row starts with {starting!r}"
     return found[1]
-
-
-def internet() -> bool:
-    try:
-        socket.create_connection(("icanhazip.com", 443), timeout=2).close()
-        return True
-    except OSError:
-        return False
 
 
 no_internet = pytest.mark.skipif(
