@@ -323,6 +323,9 @@ def _installed() -> bool:
     return marker.stat().st_mtime >= newest
 
 
+NPM_CI_LOG = SLIDES / "node_modules" / ".npm-ci.log"  # what the last npm ci printed
+
+
 @pytest.fixture(scope="session")
 def node_modules():
     """slides/node_modules, installed from the lockfile when missing or out of date."""
@@ -341,6 +344,7 @@ def node_modules():
             )
             assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
             (SLIDES / "node_modules" / ".package-lock.json").touch()
+            NPM_CI_LOG.write_text(done.stdout + done.stderr)
     return SLIDES / "node_modules"
 
 
@@ -510,3 +514,10 @@ def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides,
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
     assert pages == len(slides)
+
+
+def test_npm_ci_warns_of_no_unsupported_engine(node_modules):
+    """The lockfile fits the Node.js the machine has (Debian's 20): no EBADENGINE warnings."""
+    if not NPM_CI_LOG.exists():
+        pytest.skip("node_modules was installed before this check: rm -r slides/node_modules")
+    assert "EBADENGINE" not in NPM_CI_LOG.read_text(), NPM_CI_LOG.read_text()
