@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging import tags
@@ -158,8 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     shown = ", ".join(f"{p[0]}.{p[1]}" for p in pythons)
     print(f"(each cell: Python {shown}; {len(requirements)} pinned packages)")
     print("With every dependency of every pin (pip's resolver, wheels only):")
+    with ThreadPoolExecutor(4) as pool:  # each resolution is a pip process of its own
+        futures = {
+            (laptop, python): pool.submit(resolves, requirements, laptop, python)
+            for laptop in LAPTOPS
+            for python in pythons
+        }
     for laptop in LAPTOPS:
-        answers = {python: resolves(requirements, laptop, python) for python in pythons}
+        answers = {python: futures[laptop, python].result() for python in pythons}
         print(
             f"  {laptop:<12} "
             + ", ".join(f"3.{py[1]}: {what}" for py, (ok, what) in answers.items())
