@@ -6,6 +6,7 @@
   suite on, so vermin proves it statically, file by file, and ruff targets py310.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -82,3 +83,20 @@ def test_the_hosted_ci_workflow_is_valid_and_names_real_tests(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(text.replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest", 1))
     assert validate_workflow(broken).returncode != 0
+
+
+def test_the_dev_container_installs_what_the_readme_installs_and_starts_nothing():
+    """.devcontainer/devcontainer.json (JSON with // comment lines): Codespaces' zero install."""
+    text = (REPO / ".devcontainer" / "devcontainer.json").read_text()
+    config = json.loads(
+        "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
+    )
+    readme = (REPO / "README.md").read_text()
+    install = re.search(r"<!-- install -->\n```sh\n(.*?)\n```", readme, re.S)[1].splitlines()
+    as_typed = [line.replace("source ", ". ", 1) for line in install]  # sh has no `source`
+    assert config["postCreateCommand"] == " && ".join(as_typed)
+    assert set(config["forwardPorts"]) == {8000, 8080}
+    for port in ("8000", "8080"):
+        assert config["portsAttributes"][port]["label"], port
+    started = {"postStartCommand", "postAttachCommand", "initializeCommand", "updateContentCommand"}
+    assert not started & set(config), "nothing starts behind the attendee's back"
