@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test rehearse lint format benchmark histories check present reset wheels slides slides-pdf
+.PHONY: help demo test rehearse lint format benchmark histories check present reset wheels pythons slides slides-pdf
 
 help:
 	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
@@ -19,6 +19,7 @@ help:
 	@echo "make benchmark    hello-ip latency and throughput figures"
 	@echo "make histories    re-record tests/histories/ (after an intended, versioned workflow change)"
 	@echo "make wheels       does every pinned package install on Linux, macOS and Windows, Python 3.10-3.14?"
+	@echo "make pythons      the suite under Debian's Python 3.13 and 3.14 (root, Linux: debootstrap)"
 	@echo "make lint         ruff format --check and ruff check"
 
 # The virtual environment, rebuilt when a requirements file changes.
@@ -55,6 +56,11 @@ benchmark: $(STAMP)
 
 wheels: $(STAMP)
 	$(BIN)/python -m demo_support.wheels
+
+# The suite under Debian's 3.13 (trixie) and 3.14 (sid), each in a root made by debootstrap
+# in .pythons/ (kept); the browser and slides tests are left out there. Linux, as root.
+pythons: $(STAMP)
+	$(BIN)/python -m demo_support.pythons $(VERSIONS)
 
 histories: $(STAMP)
 	$(BIN)/python -m demo_support.record_histories

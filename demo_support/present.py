@@ -200,21 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     if stage.temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
         return 1
-    if shutil.which("tmux") is None:
-        # Not a failure: the instructions are the answer (and make would bury
-        # them under "Error 1").
-        print(by_hand(layout))
-        return 0
-
-    tmux = Tmux(args.tmux_socket)
+    tmux = Tmux(args.tmux_socket) if shutil.which("tmux") else None
     session = args.session
-    if tmux.has_session(session):
+    if tmux and tmux.has_session(session):
         print(
             f"The tmux session {session!r} already exists. Attach to it: "
             f"{tmux.shown('attach', '-t', session)} ; or stop it and everything in it: "
             f"make reset (or {tmux.shown('kill-session', '-t', session)})."
         )
         return 1
+    # Busy ports first, with or without tmux: commands typed by hand would fail on them too.
     taken = [p for p in pieces if p.port and stage.port_in_use(p.port)]
     busy = [f"{p.name} port {p.port}" for p in taken]
     if stage.port_in_use(args.ui_port):
@@ -222,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
+    if tmux is None:
+        # Not a failure: the instructions are the answer (and make would bury
+        # them under "Error 1").
+        print(by_hand(layout))
+        return 0
 
     try:
         build(tmux, session, layout)

@@ -105,7 +105,9 @@ def test_demo_3_the_worker_dies_while_the_timer_waits(scenario, sig):
     report(f"demo 3, worker {'Ctrl-C' if sig == signal.SIGINT else 'kill -9'}", recovery)
     # No sticky queue (worker.py: max_cached_workflows=0): even after kill -9 the new
     # worker takes the task at once, and no task timed out on the dead worker's queue.
-    assert recovery < 3, "README: the greeting appears at once (about a second)"
+    # A sticky queue would hold it 10 s (its schedule-to-start timeout); about a second
+    # is typical, 3.4 s was seen on two busy cores, so the bound sits between the two.
+    assert recovery < 8, "README: the greeting appears at once, not after 10 s"
     assert not [t for t in event_types(events) if t.endswith(("TIMED_OUT", "FAILED"))], events
     # get_ip ran once, before the crash: its recorded result was used, not run again.
     assert activity_counts(events, "SCHEDULED") == {"get_ip": 1, "get_location_info": 1}

@@ -316,18 +316,22 @@ def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_pat
         app = squatter.getsockname()[1]
         args = ["--detach", "--tmux-socket", socket_name, "--db-filename", tmp_path / "t.db"]
         args += ["--server-port", server, "--ui-port", ui, "--app-port", app]
+        no_tmux = tmp_path / "bin"  # a PATH without tmux
+        no_tmux.mkdir()
         try:
             busy = run_tool("present.py", *args, "--standin-port", standin)
             if TMUX:
                 assert tmux(socket_name, "list-sessions") == ""  # nothing was started
+            # Without tmux the commands are typed by hand: they would fail on that port too.
+            busy_by_hand = run_tool("present.py", *args, env={"PATH": str(no_tmux)})
         finally:
             if TMUX:
                 kill_tmux_server(socket_name)
-    assert busy.returncode == 1, busy.output
-    assert f"Already in use: app port {app}." in busy.output, busy.output
+    for out in (busy, busy_by_hand):
+        assert out.returncode == 1, out.output
+        assert f"Already in use: app port {app}." in out.output, out.output
+    assert "tmux is not installed" not in busy_by_hand.output
 
-    no_tmux = tmp_path / "bin"  # a PATH without tmux
-    no_tmux.mkdir()
     by_hand = run_tool("present.py", "--offline", env={"PATH": str(no_tmux)})
     assert by_hand.returncode == 0, by_hand.output
     assert "tmux is not installed" in by_hand.output
