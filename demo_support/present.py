@@ -25,6 +25,7 @@ from demo_support import run_tool, stage
 
 SESSION = stage.TMUX_SESSION
 WINDOW = "stage"
+ON_WINDOWS = os.name == "nt"  # no tmux there: the commands, in PowerShell
 SERVER_START_TIMEOUT = 30  # seconds, as make demo waits
 # Ready for a second `python worker.py` (README: two workers on one task queue).
 SPARE = stage.Piece("shell", "shell: a spare shell", "hello-ip", ())
@@ -37,42 +38,57 @@ class TmuxError(Exception):
 # --- What runs in each pane ----------------------------------------------------------
 
 
-def activate_line() -> str:
+def activate_line(powershell: bool = False) -> str:
     """`source .venv/bin/activate`: the README's first line in every terminal."""
     venv = Path(sys.prefix)
     shown = os.path.relpath(venv, stage.REPO) if stage.REPO in venv.parents else str(venv)
+    if powershell:
+        return ps_quote(f"{shown}\\Scripts\\Activate.ps1".replace("/", "\\"))
     return f"source {shlex.quote(shown)}/bin/activate"
 
 
-def typed_lines(piece: stage.Piece, offline: bool) -> list[str]:
+def ps_quote(word: str) -> str:
+    """A word as PowerShell reads it: as is when plain, else in single quotes."""
+    if word and all(c.isalnum() or c in "-_.:/\\=" for c in word):
+        return word
+    return "'" + word.replace("'", "''") + "'"
+
+
+def typed_lines(piece: stage.Piece, offline: bool, powershell: bool = False) -> list[str]:
     """What a presenter types in the piece's terminal, one line each, as the README says.
 
     The venv first, then the folder, then (offline, where a worker may run)
     `source offline.sh`, then the command last, so that Up then Enter starts
-    the piece again after a Ctrl-C.
+    the piece again after a Ctrl-C. In PowerShell (Windows), the README's forms:
+    `.venv\\Scripts\\Activate.ps1`, `. .\\offline.ps1`, `$env:NAME = 'value'`.
     """
-    lines = [activate_line()]
+    lines = [activate_line(powershell)]
     if piece.folder:
         lines.append(f"cd {piece.folder}")
     env = dict(piece.env)
     at_default_port = all(env.get(k, v) == v for k, v in stage.OFFLINE_ENV.items())
     if offline and piece.name in ("worker", SPARE.name) and at_default_port:
-        lines.append("source offline.sh")
+        lines.append(". .\\offline.ps1" if powershell else "source offline.sh")
         env = {k: v for k, v in env.items() if k not in stage.OFFLINE_ENV}
+    if powershell:
+        lines += [f"$env:{key} = {ps_quote(value)}" for key, value in env.items()]
+        if piece.command:
+            lines.append(" ".join(ps_quote(word) for word in piece.command))
+        return lines
     lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     if piece.command:
         lines.append(shlex.join(piece.command))
     return lines
 
 
-def panes(pieces: list[stage.Piece], offline: bool = False) -> list[dict]:
+def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = False) -> list[dict]:
     """The stage's pieces plus the spare shell, each with its typed lines."""
     return [
         {
             "name": p.name,
             "title": p.title,
             "port": p.port,
-            "lines": typed_lines(p, offline),
+            "lines": typed_lines(p, offline, powershell),
             "command": shlex.join(p.command),
         }
         for p in [*pieces, SPARE]
@@ -86,10 +102,13 @@ def by_hand(panes_: list[dict]) -> str:
     for number, pane in enumerate(panes_, 1):
         lines.append(f"  {number}. {pane['title']}")
         lines += [f"       {line}" for line in pane["lines"]]
-    lines.append(
-        "Or install tmux (brew install tmux / sudo apt install tmux) and run make present again;"
-        " make demo runs everything in one terminal."
-    )
+    if ON_WINDOWS:
+        lines.append("Or run everything in one terminal: python -m demo_support.stage")
+    else:
+        lines.append(
+            "Or install tmux (brew install tmux / sudo apt install tmux) and run make present"
+            " again; make demo runs everything in one terminal."
+        )
     return "\n".join(lines)
 
 
@@ -220,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if tmux is None:
         # Not a failure: the instructions are the answer (and make would bury
         # them under "Error 1").
-        print(by_hand(layout))
+        print(by_hand(panes(pieces, args.offline, powershell=ON_WINDOWS)))
         return 0
 
     try:

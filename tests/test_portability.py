@@ -6,12 +6,14 @@
   suite on, so vermin proves it statically, file by file, and ruff targets py310.
 """
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from demo_support import present, stage
 from demo_support.harness import REPO
 
 VERMIN = Path(sys.executable).parent / "vermin"
@@ -100,3 +102,118 @@ def test_the_dev_container_installs_what_the_readme_installs_and_starts_nothing(
         assert config["portsAttributes"][port]["label"], port
     started = {"postStartCommand", "postAttachCommand", "initializeCommand", "updateContentCommand"}
     assert not started & set(config), "nothing starts behind the attendee's back"
+
+
+# --- PowerShell: every command of the guide has a form that works there ------------------
+
+README = REPO / "README.md"
+COMMAND = re.compile(r"^(make|source|export|python3?|py|pip|temporal|cd|tmux|npm|kill|ruff)\b")
+# What only bash or zsh understands (PowerShell has `cd`, `python`, `>`, `..` and `/`).
+POSIX_ONLY = re.compile(
+    r"^(source|export|make|sudo|apt|brew|kill|pkill|rm|cp|mv|chmod|ln|tmux|python3)\b"
+    r"|\$\(|&&|\|\||bin/activate|\.sh\b|^\w+=\S*\s"
+)
+
+
+def guide_commands(text: str) -> set[str]:
+    """Every command line of the guide: in its sh blocks, and in inline code that is one."""
+    found = set()
+    for body in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S):
+        found |= {line.split("  #")[0].strip() for line in body.splitlines() if line.strip()}
+    spans = re.findall(r"`([^`\n]+ [^`\n]+)`", text)  # `make` alone names the tool
+    found |= {span for span in spans if COMMAND.match(span)}
+    return found
+
+
+def powershell_table(text: str) -> dict[str, list[str]]:
+    """The README's table: a bash line, and the PowerShell lines (code spans) for it."""
+    table = text.split("<!-- powershell -->\n", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for row in table.splitlines()[2:]:
+        left, right = row.strip("|").split(" | ", 1)
+        rows[left.strip().strip("`")] = re.findall(r"`([^`]+)`", right)
+    return rows
+
+
+def not_on_windows(text: str) -> list[str]:
+    """The commands the README says need Linux or macOS (its "No tmux, ..." point)."""
+    point = next(line for line in text.splitlines() if line.startswith("- **No tmux"))
+    return ["tmux", *re.findall(r"`([^`]+)`", point.split(":**")[0])]
+
+
+def test_every_command_of_the_guide_has_a_powershell_form():
+    text = README.read_text()
+    table, linux_only = powershell_table(text), not_on_windows(text)
+    commands = guide_commands(text)
+    assert {"source .venv/bin/activate", "source offline.sh", "make demo"} <= commands
+    untranslated = [
+        c
+        for c in sorted(commands)
+        if POSIX_ONLY.search(c) and c not in table and not c.startswith(tuple(linux_only))
+    ]
+    assert untranslated == [], "add a PowerShell form to the README's table"
+    forms = [form for spans in table.values() for form in spans]
+    assert [f for f in forms if POSIX_ONLY.search(f)] == [], "a PowerShell form that is not"
+    # The check can fail: a bash-only line the table does not know.
+    assert POSIX_ONLY.search("export IP_SERVICE_URL=x") and "export IP_SERVICE_URL=x" not in table
+
+
+def test_the_powershell_forms_run_what_the_makefile_runs():
+    """`make T` and its PowerShell form run the same module; the Windows tests are CI's."""
+    table = powershell_table(README.read_text())
+    makefile = (REPO / "Makefile").read_text()
+    for bash, forms in table.items():
+        target = re.match(r"make (\S+)", bash)
+        modules = [m for f in forms for m in re.findall(r"-m (demo_support\.\w+)", f)]
+        if not (target and modules):
+            continue
+        recipe = re.search(rf"^{target[1]}:.*\n((?:\t.*\n)+)", makefile, re.M)[1]
+        assert f"-m {modules[0]}" in recipe, (bash, modules)
+        assert importlib.util.find_spec(modules[0]), modules[0]
+    windows_tests = set(re.findall(r"tests/test_\w+\.py", " ".join(table["make test"])))
+    windows_job = WORKFLOW.read_text().split("name: Tests (Windows)", 1)[1]
+    assert windows_tests == set(re.findall(r"tests/test_\w+\.py", windows_job))
+    assert (REPO / "hello-ip" / "offline.ps1").is_file()
+
+
+def test_offline_ps1_sets_what_offline_sh_sets():
+    folder = REPO / "hello-ip"
+    sh = dict(re.findall(r"^export (\w+)=(\S+)$", (folder / "offline.sh").read_text(), re.M))
+    ps1 = (folder / "offline.ps1").read_text()
+    assert dict(re.findall(r'^\$env:(\w+) = "(\S+)"$', ps1, re.M)) == sh == stage.OFFLINE_ENV
+
+
+def test_present_without_tmux_on_windows_prints_the_readme_forms():
+    """On Windows, `python -m demo_support.present` prints each terminal in PowerShell."""
+    table = powershell_table(README.read_text())
+    forms = {form for spans in table.values() for form in spans}
+    layout = present.panes(stage.pieces(True), offline=True, powershell=True)
+    typed = [line for pane in layout for line in pane["lines"]]
+    assert {".venv\\Scripts\\Activate.ps1", ". .\\offline.ps1", "python worker.py"} <= set(typed)
+    foreign = [t for t in typed if POSIX_ONLY.search(t) or (t.startswith(".") and t not in forms)]
+    assert foreign == [], foreign
+
+
+def test_a_checkout_without_symbolic_links_imports_every_script(tmp_path):
+    """Git's default on Windows (core.symlinks=false): every teaching script still imports."""
+    clone = tmp_path / "windows-checkout"
+    subprocess.run(
+        ["git", "clone", "-q", "-c", "core.symlinks=false", REPO, clone], check=True, timeout=60
+    )
+    scripts = {
+        "hello-ip": "workflow activities worker app standin",
+        "durable-vs-volatile-execution/durable": "counter worker starter",
+    }
+    for folder, modules in scripts.items():
+        code = "import sys, demo_support\n" + "".join(f"import {m}\n" for m in modules.split())
+        code += "print(demo_support.__file__)"
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=clone / folder,
+            env={"PYTHONPATH": str(clone), "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, f"{folder}: {out.stderr}"
+        assert out.stdout.strip() == str(clone / "demo_support" / "__init__.py")
