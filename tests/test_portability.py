@@ -9,9 +9,13 @@
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
+
+import pytest
 
 from demo_support import present, stage
 from demo_support.harness import REPO
@@ -87,12 +91,18 @@ def test_the_hosted_ci_workflow_is_valid_and_names_real_tests(tmp_path):
     assert validate_workflow(broken).returncode != 0
 
 
+DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
+
+
+def devcontainer() -> dict:
+    """.devcontainer/devcontainer.json: JSON with // comment lines."""
+    text = DEVCONTAINER.read_text()
+    return json.loads("\n".join(x for x in text.splitlines() if not x.strip().startswith("//")))
+
+
 def test_the_dev_container_installs_what_the_readme_installs_and_starts_nothing():
-    """.devcontainer/devcontainer.json (JSON with // comment lines): Codespaces' zero install."""
-    text = (REPO / ".devcontainer" / "devcontainer.json").read_text()
-    config = json.loads(
-        "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
-    )
+    """Codespaces' and VS Code's zero install."""
+    config = devcontainer()
     readme = (REPO / "README.md").read_text()
     install = re.search(r"<!-- install -->\n```sh\n(.*?)\n```", readme, re.S)[1].splitlines()
     as_typed = [line.replace("source ", ". ", 1) for line in install]  # sh has no `source`
@@ -217,3 +227,69 @@ def test_a_checkout_without_symbolic_links_imports_every_script(tmp_path):
         )
         assert out.returncode == 0, f"{folder}: {out.stderr}"
         assert out.stdout.strip() == str(clone / "demo_support" / "__init__.py")
+
+
+# The dev container spec publishes its schema on GitHub only (not reachable here, and in
+# no package of the registries: @devcontainers/cli 0.89.0 ships none). Two offline checks
+# instead: the reference CLI reads the file as we do, and the file type-checks against
+# the TypeScript types Eclipse Theia generated from that schema (@theia/dev-container).
+NPM = shutil.which("npm")
+needs_npm = pytest.mark.skipif(NPM is None, reason="npm is not on PATH (.ci/run installs it)")
+DEVCONTAINER_CLI = "@devcontainers/cli@0.89.0"
+SPEC_TYPES = "@theia/dev-container@1.74.1"  # src/electron-node/devcontainer-file.ts
+TYPESCRIPT = "typescript@5.9.3"
+
+
+def npm_exec(package: str, *args, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [NPM, "exec", "--yes", "--package", package, "--", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@needs_npm
+def test_the_reference_cli_reads_the_dev_container_as_the_tests_do():
+    # read-configuration asks Docker nothing unless a container runs: `true` stands in.
+    out = npm_exec(
+        DEVCONTAINER_CLI,
+        *("devcontainer", "read-configuration", "--workspace-folder", REPO),
+        *("--docker-path", shutil.which("true")),
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    read = json.loads(out.stdout.strip().splitlines()[-1])["configuration"]
+    read.pop("configFilePath")
+    assert read == devcontainer()
+
+
+def type_check(config: dict, folder: Path) -> subprocess.CompletedProcess:
+    """tsc --strict on the configuration as a literal of the spec's type."""
+    source = folder / "config.ts"
+    source.write_text(
+        'import { DevContainerConfiguration } from "./devcontainer-file";\n'
+        f"export const config: DevContainerConfiguration = {json.dumps(config, indent=1)};\n"
+    )
+    return npm_exec(TYPESCRIPT, "tsc", "--noEmit", "--strict", source.name, cwd=folder)
+
+
+@needs_npm
+def test_the_dev_container_has_the_types_of_the_spec(tmp_path):
+    packed = subprocess.run(
+        [NPM, "pack", SPEC_TYPES, "--pack-destination", tmp_path, "--silent"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    with tarfile.open(tmp_path / packed.stdout.strip().splitlines()[-1]) as tar:
+        member = tar.extractfile("package/src/electron-node/devcontainer-file.ts")
+        (tmp_path / "devcontainer-file.ts").write_bytes(member.read())
+    out = type_check(devcontainer(), tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # The check can fail: a misspelt port action is not one of the spec's.
+    wrong = devcontainer()
+    wrong["portsAttributes"]["8000"]["onAutoForward"] = "nofity"
+    out = type_check(wrong, tmp_path)
+    assert out.returncode != 0 and '"nofity"' in out.stdout, out.stdout
