@@ -313,6 +313,7 @@ class HelloStage:
             **self.server.env(self.namespace),
             "IP_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}",
             "GEO_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}/json",
+            "STANDIN_URL": f"http://127.0.0.1:{self.standin_port}",  # the app shows its counts
             "TEMPORAL_UI_URL": f"http://127.0.0.1:{self.server.ui_port}",
         }
 

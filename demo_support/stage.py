@@ -164,6 +164,10 @@ def main() -> int:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
 
+    # Only under make demo: the app shows how often the stand-in answered.
+    extra = (
+        {"app": {"STANDIN_URL": f"http://127.0.0.1:{args.standin_port}"}} if args.offline else {}
+    )
     width = max(len(p.name) for p in stage)
     running: list[tuple[dict, subprocess.Popen]] = []
     stopping = threading.Event()
@@ -184,7 +188,12 @@ def main() -> int:
             proc = subprocess.Popen(
                 piece.argv(),
                 cwd=piece.cwd,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **piece.env},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    **piece.env,
+                    **extra.get(piece.name, {}),
+                },
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

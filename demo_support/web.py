@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
 import re
 import threading
+import urllib.request
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +38,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
+from demo_support import timeline as timelines
+
+# Each failed attempt the app has seen (the history keeps the last one only).
+FAILURES = timelines.Failures()
 
 # A task that nobody has taken for this long, on a queue that no worker has
 # polled since the task was scheduled, means no worker is running: a polling
@@ -151,6 +157,7 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
             await asyncio.wait_for(handle.result(), wait)
     description = await handle.describe()  # raises RPCError NOT_FOUND for an unknown id
     history = [event async for event in handle.fetch_history_events()]
+    calls = asyncio.ensure_future(standin_calls())
     started = history[0].workflow_execution_started_event_attributes
     (run_input,) = await client.data_converter.decode(started.input.payloads)  # as JSON: a dict
     now = datetime.now(timezone.utc)
@@ -177,7 +184,34 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     answer["progress"]["elapsed_seconds"] = round(
         (_seconds_since(description.start_time, description.close_time or now) or 0), 1
     )
+    raw = description.raw_description
+    answer["timeline"] = await timelines.timeline(client, workflow_id, history, raw, now, FAILURES)
+    answer["standin_calls"] = await calls
     return answer
+
+
+async def standin_calls() -> dict | None:
+    """Offline, how many calls the stand-in services answered (None when not offline)."""
+    base = os.environ.get("STANDIN_URL")
+    if not base:
+        return None
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"{base.rstrip('/')}/calls", timeout=0.5) as response:
+                return json.loads(response.read())
+        except (OSError, ValueError):
+            return {"down": True}
+
+    return await asyncio.to_thread(fetch)
+
+
+def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
+    """GET /api/lights: the page's two status lights (always 200: the lights say what is down)."""
+
+    @app.get("/api/lights")
+    async def lights():
+        return await timelines.lights(temporal, task_queue)
 
 
 def _failure_text(failure) -> str:
