@@ -161,7 +161,8 @@ async def timeline(
             if next_try is not None and next_try > now:
                 row["state"] = "retrying"
                 row["next_retry_in_seconds"] = round((next_try - now).total_seconds(), 1)
-                row["text"] = f"Attempt {pending.attempt} in {row['next_retry_in_seconds']:.0f} s"
+                failed = pending.attempt - 1
+                row["text"] = f"Failed {failed} time{'s' * (failed > 1)}: Temporal retries it"
 
     for row in activities.values():
         # Failed attempts: 1 .. attempt-1, with the errors the app saw (or the last one).
