@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import math
 import os
 import re
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
@@ -207,11 +210,65 @@ async def standin_calls() -> dict | None:
 
 
 def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
-    """GET /api/lights: the page's two status lights (always 200: the lights say what is down)."""
+    """The page's two status lights and, under make demo, its stage panel.
+
+    GET /api/lights: always 200 (the lights say what is down).
+    GET /api/stage: the pieces, their state and last lines, and the token the
+    page sends back with each press; 404 when the app does not run under make demo.
+    POST /api/stage/<piece>/<interrupt|kill|start>: only from the app's own page
+    (its Origin) with that token; anything else is refused with 403 and the reason.
+    """
+    from flask import request
+    from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
     @app.get("/api/lights")
     async def lights():
         return await timelines.lights(temporal, task_queue)
+
+    stage_url, token = os.environ.get("STAGE_URL"), os.environ.get("STAGE_TOKEN")
+
+    def local_host() -> None:
+        host = request.host.rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]"):
+            raise Forbidden(f"The stage panel answers on 127.0.0.1 and localhost only, not {host}.")
+        if stage_url is None or not token:
+            raise NotFound("No stage panel: the app does not run under make demo.")
+
+    @app.get("/api/stage")
+    async def stage_pieces():
+        local_host()
+        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "GET", "/pieces")
+        return ({**body, "token": token} if code == 200 else body), code
+
+    @app.post("/api/stage/<piece>/<action>")
+    async def stage_press(piece: str, action: str):
+        local_host()
+        origin = request.headers.get("Origin")
+        if origin != f"http://{request.host}":
+            raise Forbidden(f"Refused: a press from another site ({origin or 'no Origin'}).")
+        given = request.headers.get("X-Stage-Token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Forbidden("Refused: the page's stage token is missing or wrong.")
+        if action not in ("interrupt", "kill", "start"):
+            raise BadRequest(f"Unknown action {action!r}: interrupt, kill or start.")
+        path = f"/pieces/{urllib.parse.quote(piece, safe='')}/{action}"
+        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
+        return body, code
+
+
+def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int, dict]:
+    """The stage's control port (demo_support/control.py): (status code, JSON body)."""
+    request = urllib.request.Request(
+        f"{stage_url}{path}", method=method, data=b"" if method == "POST" else None
+    )
+    request.add_header("X-Stage-Token", token)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+    except OSError as err:
+        return 502, {"error": f"The stage is not answering: {err}"}
 
 
 def _failure_text(failure) -> str:

@@ -311,3 +311,85 @@ async function pollLights() {
   }
 }
 pollLights();
+
+// The stage panel: only when make demo runs the pieces (GET /api/stage answers 200).
+// Each button does to the real process what the presenter would do in its terminal.
+let stageToken = null;
+const BUTTONS = [
+  ["interrupt", "Ctrl-C"],
+  ["kill", "kill -9"],
+  ["start", "Start"],
+];
+
+function pieceRow(piece) {
+  let row = document.querySelector(`.piece[data-name="${piece.name}"]`);
+  if (row) return row;
+  row = el("div", "piece");
+  row.dataset.name = piece.name;
+  const head = el("div", "piece-head");
+  head.append(el("span", "piece-name", piece.name), el("span", "piece-state"));
+  if (piece.buttons) {
+    BUTTONS.forEach(([action, label]) => {
+      const button = el("button", `press-${action}`, label);
+      button.type = "button";
+      button.setAttribute("aria-label", `${label}: ${piece.name}`);
+      button.addEventListener("click", () => press(piece.name, action));
+      head.append(button);
+    });
+  }
+  row.append(head, el("pre", "piece-lines"));
+  $("stage-pieces").append(row);
+  return row;
+}
+
+function renderStage(pieces) {
+  pieces.forEach((piece) => {
+    const row = pieceRow(piece);
+    row.dataset.state = piece.state;
+    let state = piece.state;
+    if (piece.pid) state += ` (pid ${piece.pid})`;
+    if (piece.exit !== undefined) state += ` (exit ${piece.exit})`;
+    row.querySelector(".piece-state").textContent = state;
+    row.querySelector(".piece-lines").textContent = piece.lines.join("\n");
+  });
+}
+
+async function press(name, action) {
+  const message = $("stage-message");
+  try {
+    const response = await fetch(`/api/stage/${encodeURIComponent(name)}/${action}`, {
+      method: "POST",
+      headers: { "X-Stage-Token": stageToken || "" },
+    });
+    const data = await response.json().catch(() => ({}));
+    message.textContent = data.message || data.error || `The app answered ${response.status}.`;
+    message.dataset.refused = String(!response.ok);
+  } catch (err) {
+    message.textContent = "The app is not answering.";
+    message.dataset.refused = "true";
+  }
+  pollStageOnce();
+}
+
+async function pollStageOnce() {
+  try {
+    const response = await fetch("/api/stage");
+    if (response.status === 404) return false; // not under make demo: no panel
+    const data = await response.json();
+    if (response.ok) {
+      stageToken = data.token;
+      renderStage(data.pieces);
+      $("stage-panel").hidden = false;
+    }
+  } catch (err) {
+    // the app is down: the panel keeps its last state until it answers again
+  }
+  return true;
+}
+
+async function pollStage() {
+  while (await pollStageOnce()) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+pollStage();
