@@ -231,6 +231,7 @@ def test_bonus_stop_and_start_the_stand_in_from_the_panel(page, stage, shots):
     failures = page.locator("#timeline li[data-step='get_location_info'] .step-failure")
     wait_for(lambda: failures.count() >= 2, 20, 0.2, "two failed attempts on the page")
     assert "Stand-in services: down" in row_text(page, "get_location_info")
+    assert "Stand-in" not in row_text(page, "timer")
     assert light(page, "worker") == "Worker: polling"
     page.screenshot(path=str(shots / "panel-bonus-network-down.png"), full_page=True)
 

@@ -221,7 +221,7 @@ const STATE_WORDS = {
 };
 
 function callsNote(step, calls) {
-  if (!calls || !(step in calls || calls.down)) return null;
+  if (!calls || !["get_ip", "get_location_info"].includes(step)) return null;
   if (calls.down) return "Stand-in services: down (no call answered)";
   const n = calls[step];
   return `Stand-in answered ${step} ${n} time${n === 1 ? "" : "s"} since it started`;
@@ -350,7 +350,9 @@ function renderStage(pieces) {
     if (piece.pid) state += ` (pid ${piece.pid})`;
     if (piece.exit !== undefined) state += ` (exit ${piece.exit})`;
     row.querySelector(".piece-state").textContent = state;
-    row.querySelector(".piece-lines").textContent = piece.lines.join("\n");
+    const lines = row.querySelector(".piece-lines");
+    lines.textContent = piece.lines.join("\n");
+    lines.scrollTop = lines.scrollHeight; // the newest line in sight
   });
 }
 
