@@ -210,7 +210,12 @@ async def lights(temporal, task_queue: str) -> dict:
     try:
         client = await temporal()
         kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
-        queues = await asyncio.gather(*(describe_queue(client, task_queue, k) for k in kinds))
+        # Both calls end before the view does (its event loop closes with it), even on failure.
+        queues = await asyncio.gather(
+            *(describe_queue(client, task_queue, k) for k in kinds), return_exceptions=True
+        )
+        for failed in (q for q in queues if isinstance(q, BaseException)):
+            raise failed
     except Exception as err:  # noqa: BLE001 - the light says why, in one line
         answer["temporal"]["detail"] = demo_support.short_error(str(err)).splitlines()[0]
         return answer

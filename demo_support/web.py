@@ -160,7 +160,6 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
             await asyncio.wait_for(handle.result(), wait)
     description = await handle.describe()  # raises RPCError NOT_FOUND for an unknown id
     history = [event async for event in handle.fetch_history_events()]
-    calls = asyncio.ensure_future(standin_calls())
     started = history[0].workflow_execution_started_event_attributes
     (run_input,) = await client.data_converter.decode(started.input.payloads)  # as JSON: a dict
     now = datetime.now(timezone.utc)
@@ -189,7 +188,7 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     )
     raw = description.raw_description
     answer["timeline"] = await timelines.timeline(client, workflow_id, history, raw, now, FAILURES)
-    answer["standin_calls"] = await calls
+    answer["standin_calls"] = await standin_calls()
     return answer
 
 

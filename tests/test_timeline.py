@@ -201,6 +201,8 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
         wait_light(page, "temporal", "Temporal: reachable")
         assert rows(page)[-1] == ["greeting", "done"]
         assert page.errors == []
+        for proc in stage.procs:  # the lights asked all along: never a traceback
+            assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
         page.close()
     finally:
         stage.stop()
