@@ -137,6 +137,12 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
     assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
     assert light(page, "worker") == lights["worker"]["text"]
     assert page.get_attribute("#timeline", "aria-live") == "polite"
+    for which in (
+        "temporal",
+        "worker",
+    ):  # the lights' words are announced, not their ticking detail
+        assert page.get_attribute(f"#light-{which} .light-text", "aria-live") == "polite"
+        assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
     assert page.errors == []
     page.close()
 

@@ -292,7 +292,9 @@ function renderCountdowns() {
 function setLight(id, light) {
   const node = $(id);
   node.dataset.on = light.on === null || light.on === undefined ? "unknown" : String(light.on);
-  node.querySelector(".light-text").textContent = light.text;
+  // Only the light's words are announced (aria-live), and only when they change.
+  const text = node.querySelector(".light-text");
+  if (text.textContent !== light.text) text.textContent = light.text;
   node.querySelector(".light-detail").textContent = light.detail ? `(${light.detail})` : "";
 }
 
