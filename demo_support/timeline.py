@@ -169,9 +169,8 @@ async def timeline(
         failed = row["attempt"] - 1 if row["state"] != "failed" else row["attempt"]
         seen = failures.seen(run, row["event_id"])
         for attempt in range(1, failed + 1):
-            error = seen.get(attempt) or (
-                row.get("last_failure") if attempt == failed else "failed (its error was not seen)"
-            )
+            # None: the app did not see it (Temporal keeps the last failure only).
+            error = seen.get(attempt) or (row.get("last_failure") if attempt == failed else None)
             row["failures"].append({"attempt": attempt, "error": error})
         # Completed before a worker that did not run it took over: it came from the history.
         done = row.get("completed_event_id")

@@ -245,6 +245,23 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
     assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
 
+    # A restarted app saw none of the earlier errors: it says so (the history keeps the last one).
+    app = next(p for p in scenario.procs if p.name == "app.py")
+    app.assert_clean_exit(app.interrupt())
+    scenario.procs.remove(app)
+    scenario.start_app()
+    code, status = scenario.status(run)
+    failures = status["timeline"][-1]["failures"]
+    assert len(failures) >= 3 and failures[0]["error"] is None, failures
+    assert failures[-1]["error"] == "KeyError: 'cty'", failures
+    unseen = page.locator(
+        "#timeline li[data-step='get_location_info'] .step-failure", has_text="did not see"
+    )
+    unseen.first.wait_for(timeout=10000)
+    assert unseen.first.inner_text() == (
+        "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
+    )
+
     worker.assert_clean_exit(worker.interrupt())
     activities.write_text(original)  # the fix
     scenario.start_worker(folder=copy)

@@ -241,7 +241,8 @@ function renderTimeline(data) {
     li.append(el("span", "step-state", STATE_WORDS[row.state] || row.state));
     li.append(el("span", "step-text", row.text));
     (row.failures || []).forEach((f) => {
-      li.append(el("span", "step-failure", `Attempt ${f.attempt} failed: ${f.error}`));
+      const why = f.error ? `: ${f.error}` : " (the app did not see its error; Temporal keeps the last)";
+      li.append(el("span", "step-failure", `Attempt ${f.attempt} failed${why}`));
     });
     if (row.state === "retrying") {
       const next = el("span", "step-note countdown");
