@@ -7,6 +7,7 @@ it points the worker at these (IP_SERVICE_URL, GEO_SERVICE_URL).
 
 They answer in the real services' shapes, with fixed answers. Ctrl-C here is
 the bonus demo's network outage; start it again and the network is back.
+GET /calls says how many calls each service answered (the page shows it).
 """
 
 import argparse
