@@ -15,7 +15,8 @@ It gives every script the same three habits:
 It is a package of this repository that the virtual environment installs in
 editable mode (``-e .`` in requirements.txt), so every script imports it the same
 way from any folder. Its modules hold the rest of the plumbing: ``stage`` (what
-runs where; ``make demo``), ``present``, ``preflight``, ``reset``, ``harness``
+runs where; ``make demo``), ``control`` (its stage panel), ``timeline`` (the page's
+timeline and lights), ``present``, ``preflight``, ``reset``, ``harness``
 (the processes the tests and the benchmark drive), ``benchmark`` and
 ``record_histories``.
 """

@@ -11,7 +11,13 @@ then with the stand-in services, a hello-ip worker and the app:
    ?wait=1 as the page does, until COMPLETED), against a bare
    client.execute_workflow of the same workflow, interleaved in the same run;
 2. 100 greetings submitted at once through the API: all must complete, with
-   distinct workflow ids; prints the throughput.
+   distinct workflow ids; prints the throughput;
+3. the page's refresh cost: the status endpoint's p50 and p95 (GET
+   /api/greetings/<id>, the timeline included) with 1 page polling, then with
+   20 pages polling at once, and /api/lights with 20 at once;
+4. the app's memory (resident set size) after 1,000 greetings through the API,
+   each polled to the end as the page does: it must not grow more than
+   MEMORY_BOUND_MB past its size after the first 100.
 """
 
 from __future__ import annotations
@@ -67,20 +73,33 @@ async def bare(client: Client) -> float:
     return elapsed
 
 
+MEMORY_BOUND_MB = 30  # the app's growth from greeting 100 to greeting 1,000, at most
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=60, help="latency samples of each kind")
     parser.add_argument("--concurrent", type=int, default=100)
+    parser.add_argument("--pollers", type=int, default=20, help="pages polling at once")
+    parser.add_argument("--greetings", type=int, default=1000, help="for the memory figure")
+    parser.add_argument(
+        "--only-refresh", action="store_true", help="only the page's refresh cost and memory"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         server = DevServer(Path(tmp)).start()
         try:
-            counter_restarts(server)
+            if not args.only_refresh:
+                counter_restarts(server)
             stage = HelloStage(server).start_all()
             try:
-                measure(stage, server, args.runs, args.concurrent)
+                if not args.only_refresh:
+                    measure(stage, server, args.runs, args.concurrent)
+                refresh_cost(stage, args.pollers)
+                if not app_memory(stage, args.greetings):
+                    sys.exit("FAILED: the app's memory grew past its bound")
             finally:
                 stage.stop()
         finally:
@@ -144,6 +163,75 @@ def measure(stage: HelloStage, server: DevServer, runs: int, concurrent: int) ->
     print(f"  wall time {wall:.2f} s, throughput {concurrent / wall:.1f} greetings/s")
     if completed != concurrent or len(set(ids)) != concurrent:
         sys.exit("FAILED: not every greeting completed with its own id")
+
+
+def poll_latencies(url: str, pages: int, seconds: float = 10) -> list[float]:
+    """`pages` threads each GET url in a loop, as many pages polling at once; each latency."""
+    deadline = time.perf_counter() + seconds
+
+    def one_page(_) -> list[float]:
+        took = []
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            code, _body = harness.http("GET", url)
+            assert code == 200, _body
+            took.append(time.perf_counter() - started)
+        return took
+
+    with ThreadPoolExecutor(pages) as pool:
+        return [t for page in pool.map(one_page, range(pages)) for t in page]
+
+
+def refresh_cost(stage: HelloStage, pages: int) -> dict:
+    """The status endpoint while a run waits on its timer (the timeline's busiest moment)."""
+    workflow_id = stage.post("Poll", 60)
+    stage.wait_for_event(workflow_id, "TIMER_STARTED")
+    status_url = f"{stage.url}/api/greetings/{workflow_id}"
+    figures = {
+        "status, 1 page": poll_latencies(status_url, 1, 5),
+        f"status, {pages} pages at once": poll_latencies(status_url, pages),
+        f"lights, {pages} pages at once": poll_latencies(f"{stage.url}/api/lights", pages),
+    }
+    terminate(stage.server, workflow_id, stage.namespace)
+    print("\nThe page's refresh cost (a run on its timer; timeline included):")
+    for label, took in figures.items():
+        p50, p95 = percentile(took, 50) * 1000, percentile(took, 95) * 1000
+        print(f"  {label:<26} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(took)} requests)")
+    return figures
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident set size (Linux: /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def app_memory(stage: HelloStage, greetings: int, bound: float = MEMORY_BOUND_MB) -> bool:
+    """The app's RSS after the first 100 greetings and after all of them."""
+    app = next(p for p in stage.procs if p.name == "app.py")
+    pid = app.popen.pid
+    sizes = {0: rss_mb(pid)}
+    done = 0
+    with ThreadPoolExecutor(20) as pool:
+        for upto in sorted({min(100, greetings), greetings // 2, greetings}):
+            batch = upto - done
+
+            def greet(i):
+                workflow_id = stage.post(f"Guest {i}", 0)
+                return stage.wait_done(workflow_id, timeout=120)["status"]
+
+            statuses = list(pool.map(greet, range(done, done + batch)))
+            assert statuses == ["COMPLETED"] * batch, statuses
+            done = upto
+            sizes[done] = rss_mb(pid)
+    first = sizes[min(100, greetings)]
+    growth = sizes[greetings] - first
+    print(f"\nThe app's memory over {greetings} greetings (RSS):")
+    print("  " + ", ".join(f"after {n}: {mb:.1f} MB" for n, mb in sizes.items()))
+    print(f"  growth after the first 100: {growth:+.1f} MB (bound: {bound} MB)")
+    return growth <= bound
 
 
 if __name__ == "__main__":

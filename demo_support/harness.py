@@ -313,6 +313,7 @@ class HelloStage:
             **self.server.env(self.namespace),
             "IP_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}",
             "GEO_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}/json",
+            "STANDIN_URL": f"http://127.0.0.1:{self.standin_port}",  # the app shows its counts
             "TEMPORAL_UI_URL": f"http://127.0.0.1:{self.server.ui_port}",
         }
 
@@ -400,3 +401,61 @@ EXPECTED_LOCATION = "Toronto, Ontario, Canada"
 
 def expected_greeting(name: str) -> str:
     return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"
+
+
+class DemoStage:
+    """`make demo --offline` (python -m demo_support.stage) on free ports, as a subprocess.
+
+    With ``repo``, it runs from a copy of the repository (demo 5 edits hello-ip there).
+    Stop it with stop(): Ctrl-C, never SIGKILL (its pieces live in sessions of their own).
+    """
+
+    def __init__(self, db_dir: Path, repo: Path = REPO, offline: bool = True):
+        self.ports = {name: free_port() for name in ("server", "ui", "app", "standin")}
+        args = [sys.executable, "-m", "demo_support.stage"] + (["--offline"] if offline else [])
+        for name, port in self.ports.items():
+            args += [f"--{name}-port", port]
+        args += ["--db-filename", Path(db_dir) / "temporal.db"]
+        self.proc = Proc(args, cwd=repo, name="stage")
+        self.proc.wait_for_line(r"^Ready: the app at", timeout=60)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['app']}"
+
+    def pieces(self) -> dict[str, dict]:
+        code, body = http("GET", f"{self.url}/api/stage")
+        assert code == 200, body
+        return {piece["name"]: piece for piece in body["pieces"]}
+
+    def press(self, piece: str, action: str, origin: str | None = "", token: str | None = ""):
+        """A button press as the page makes it; origin/token None leave the header out."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        if token == "":
+            token = http("GET", f"{self.url}/api/stage")[1]["token"]
+        request = urllib.request.Request(
+            f"{self.url}/api/stage/{piece}/{action}", data=b"", method="POST"
+        )
+        if origin is not None:
+            request.add_header("Origin", origin or self.url)
+        if token is not None:
+            request.add_header("X-Stage-Token", token)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def wait_state(self, piece: str, state: str, timeout: float = 30) -> dict:
+        return wait_for(
+            lambda: (p := self.pieces()[piece])["state"] == state and p,
+            timeout,
+            0.2,
+            f"the {piece} to be {state}",
+        )
+
+    def stop(self) -> int:
+        return self.proc.interrupt(timeout=40)

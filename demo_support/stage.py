@@ -10,7 +10,6 @@ terminal instead (README): then you can stop one piece at a time.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import socket
@@ -20,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from demo_support import control
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"
@@ -131,12 +132,6 @@ def is_temporal_server(port: int) -> bool:
     return out.returncode == 0 and "SERVING" in out.stdout
 
 
-def pump(name: str, stream, width: int) -> None:
-    for raw in stream:
-        line = raw.decode(errors="replace").rstrip()
-        print(f"{name:>{width}} | {line}", flush=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
@@ -164,8 +159,13 @@ def main() -> int:
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
 
-    width = max(len(p.name) for p in stage)
-    running: list[tuple[dict, subprocess.Popen]] = []
+    # Only under make demo: the stage panel's control port, and the stand-in's call counts.
+    supervisor = control.Supervisor(stage, {}, port_in_use)
+    panel, panel_url, token = control.serve(supervisor)
+    app_extra = {"STAGE_URL": panel_url, "STAGE_TOKEN": token}
+    if args.offline:
+        app_extra["STANDIN_URL"] = f"http://127.0.0.1:{args.standin_port}"
+    supervisor.pieces["app"].env.update(app_extra)
     stopping = threading.Event()
 
     def stop_all(*_):
@@ -181,23 +181,12 @@ def main() -> int:
         )
     try:
         for piece in stage:
-            proc = subprocess.Popen(
-                piece.argv(),
-                cwd=piece.cwd,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **piece.env},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us; we stop the pieces in order
-            )
-            running.append((piece, proc))
-            threading.Thread(
-                target=pump, args=(piece.name, proc.stdout, width), daemon=True
-            ).start()
+            running = supervisor.pieces[piece.name]
+            running.spawn()
             if piece.port:  # wait until it listens before starting the next piece
                 deadline = time.monotonic() + 30
                 while not port_in_use(piece.port) and not stopping.is_set():
-                    if proc.poll() is not None or time.monotonic() > deadline:
+                    if not running.running or time.monotonic() > deadline:
                         print(f"The {piece.name} did not start: see its lines above.")
                         return 1
                     time.sleep(0.2)
@@ -206,18 +195,20 @@ def main() -> int:
                 f"\nReady: the app at http://127.0.0.1:{args.app_port}, "
                 f"the Temporal Web UI at http://localhost:{args.ui_port}"
                 + (" (offline: stand-in services)" if args.offline else "")
-                + ". Ctrl-C stops everything.\n",
+                + ". Ctrl-C stops everything; the page's stage panel stops one piece.\n",
                 flush=True,
             )
         while not stopping.is_set():
-            for piece, proc in running:
-                if proc.poll() is not None:
-                    print(f"The {piece.name} stopped (exit {proc.returncode}); stopping the rest.")
-                    stopping.set()
+            for running in supervisor.died():
+                code = running.proc.returncode
+                print(f"The {running.piece.name} stopped (exit {code}); stopping the rest.")
+                stopping.set()
             stopping.wait(0.5)
     finally:
-        for _piece, proc in reversed(running):  # the server last
-            if proc.poll() is None:
+        panel.shutdown()
+        for running in reversed(supervisor.pieces.values()):  # the server last
+            proc = running.proc
+            if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(15)

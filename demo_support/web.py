@@ -15,11 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 import math
 import os
 import re
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +41,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
+from demo_support import timeline as timelines
+
+# Each failed attempt the app has seen (the history keeps the last one only).
+FAILURES = timelines.Failures()
 
 # A task that nobody has taken for this long, on a queue that no worker has
 # polled since the task was scheduled, means no worker is running: a polling
@@ -177,7 +186,88 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     answer["progress"]["elapsed_seconds"] = round(
         (_seconds_since(description.start_time, description.close_time or now) or 0), 1
     )
+    raw = description.raw_description
+    answer["timeline"] = await timelines.timeline(client, workflow_id, history, raw, now, FAILURES)
+    answer["standin_calls"] = await standin_calls()
     return answer
+
+
+async def standin_calls() -> dict | None:
+    """Offline, how many calls the stand-in services answered (None when not offline)."""
+    base = os.environ.get("STANDIN_URL")
+    if not base:
+        return None
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"{base.rstrip('/')}/calls", timeout=0.5) as response:
+                return json.loads(response.read())
+        except (OSError, ValueError):
+            return {"down": True}
+
+    return await asyncio.to_thread(fetch)
+
+
+def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
+    """The page's two status lights and, under make demo, its stage panel.
+
+    GET /api/lights: always 200 (the lights say what is down).
+    GET /api/stage: the pieces, their state and last lines, and the token the
+    page sends back with each press; 404 when the app does not run under make demo.
+    POST /api/stage/<piece>/<interrupt|kill|start>: only from the app's own page
+    (its Origin) with that token; anything else is refused with 403 and the reason.
+    """
+    from flask import request
+    from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+
+    @app.get("/api/lights")
+    async def lights():
+        return await timelines.lights(temporal, task_queue)
+
+    stage_url, token = os.environ.get("STAGE_URL"), os.environ.get("STAGE_TOKEN")
+
+    def local_host() -> None:
+        host = request.host.rsplit(":", 1)[0]
+        if host not in ("127.0.0.1", "localhost", "[::1]"):
+            raise Forbidden(f"The stage panel answers on 127.0.0.1 and localhost only, not {host}.")
+        if stage_url is None or not token:
+            raise NotFound("No stage panel: the app does not run under make demo.")
+
+    @app.get("/api/stage")
+    async def stage_pieces():
+        local_host()
+        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "GET", "/pieces")
+        return ({**body, "token": token} if code == 200 else body), code
+
+    @app.post("/api/stage/<piece>/<action>")
+    async def stage_press(piece: str, action: str):
+        local_host()
+        origin = request.headers.get("Origin")
+        if origin != f"http://{request.host}":
+            raise Forbidden(f"Refused: a press from another site ({origin or 'no Origin'}).")
+        given = request.headers.get("X-Stage-Token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Forbidden("Refused: the page's stage token is missing or wrong.")
+        if action not in ("interrupt", "kill", "start"):
+            raise BadRequest(f"Unknown action {action!r}: interrupt, kill or start.")
+        path = f"/pieces/{urllib.parse.quote(piece, safe='')}/{action}"
+        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
+        return body, code
+
+
+def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int, dict]:
+    """The stage's control port (demo_support/control.py): (status code, JSON body)."""
+    request = urllib.request.Request(
+        f"{stage_url}{path}", method=method, data=b"" if method == "POST" else None
+    )
+    request.add_header("X-Stage-Token", token)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+    except OSError as err:
+        return 502, {"error": f"The stage is not answering: {err}"}
 
 
 def _failure_text(failure) -> str:

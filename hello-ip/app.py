@@ -18,6 +18,7 @@ def create_app() -> Flask:
     app.config["TEMPORAL_UI_URL"] = web.ui_url()
     temporal = web.SharedClient()  # one Temporal client for the app, connected on first use
     web.json_errors(app)  # every error as JSON with its reason, never an HTML page
+    web.status_routes(app, temporal, TASK_QUEUE)  # the lights; under make demo, the stage panel
 
     def ui_link(workflow_id: str) -> str:
         ui = app.config["TEMPORAL_UI_URL"]

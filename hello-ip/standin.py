@@ -7,6 +7,7 @@ it points the worker at these (IP_SERVICE_URL, GEO_SERVICE_URL).
 
 They answer in the real services' shapes, with fixed answers. Ctrl-C here is
 the bonus demo's network outage; start it again and the network is back.
+GET /calls says how many calls each service answered (the page shows it).
 """
 
 import argparse
@@ -32,14 +33,18 @@ LOCATION = {"city": "Toronto", "regionName": "Ontario", "region": "ON", "country
 
 
 def make_app(ip: str = DEFAULT_IP) -> web.Application:
+    calls = {"get_ip": 0, "get_location_info": 0}  # answered since it started: GET /calls
+
     async def what_is_my_ip(request: web.Request) -> web.Response:
         # Like icanhazip.com: the IP as plain text and a newline.
+        calls["get_ip"] += 1
         return web.Response(text=ip + "\n")
 
     async def geolocate(request: web.Request) -> web.Response:
         # Like http://ip-api.com/json/{ip}: "success" with the place, or
         # "fail" with a message for addresses that have no location.
         query = request.match_info["ip"]
+        calls["get_location_info"] += 1
         try:
             address = ipaddress.ip_address(query)
         except ValueError:
@@ -61,6 +66,7 @@ def make_app(ip: str = DEFAULT_IP) -> web.Application:
     app = web.Application()
     app.router.add_get("/", what_is_my_ip)
     app.router.add_get("/json/{ip}", geolocate)
+    app.router.add_get("/calls", lambda request: web.json_response(calls))
     return app
 
 

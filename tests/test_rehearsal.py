@@ -141,7 +141,9 @@ class Rehearsal:
 
     def shot(self, name: str) -> None:
         self.shot_count += 1
-        self.page.screenshot(path=str(self.shots / f"{self.shot_count:02d}-{name}.png"))
+        self.page.screenshot(
+            path=str(self.shots / f"{self.shot_count:02d}-{name}.png"), full_page=True
+        )  # the timeline and the lights too
 
     def status_lines(self) -> list[str]:
         return self.page.evaluate(

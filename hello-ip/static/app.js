@@ -14,7 +14,9 @@ function show(id, text) {
 }
 
 function clearOutput() {
-  ["status", "result", "ui-link-line"].forEach((id) => ($(id).hidden = true));
+  ["status", "result", "ui-link-line", "timeline-section"].forEach((id) => ($(id).hidden = true));
+  $("timeline").replaceChildren();
+  shownTimeline = "";
   show("error", "");
 }
 
@@ -91,6 +93,7 @@ function watch(workflowId, uiUrl) {
 const secondsSince = (then) => (Date.now() - then) / 1000;
 
 function render() {
+  renderCountdowns();
   show("elapsed", runStart === null ? "" : `Elapsed: ${Math.floor(secondsSince(runStart))} s`);
   if (problem) {
     show("status-line", problem.line);
@@ -158,6 +161,7 @@ async function poll(workflowId) {
     }
     problem = null;
     seen = { data, at: Date.now() };
+    renderTimeline(data);
     if (runStart === null && data.progress) {
       runStart = seen.at - 1000 * (data.progress.elapsed_seconds || 0);
     }
@@ -194,3 +198,203 @@ if (params.get("run")) {
   const ns = document.body.dataset.namespace;
   watch(id, `${document.body.dataset.uiUrl}/namespaces/${ns}/workflows/${encodeURIComponent(id)}`);
 }
+
+// The timeline: one row per step, from the run's event history (the app's JSON).
+// Rebuilt only when the app's answer changes; the countdowns move in between.
+let shownTimeline = "";
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const STATE_WORDS = {
+  scheduled: "waiting",
+  running: "running",
+  retrying: "retrying",
+  waiting: "waiting",
+  completed: "done",
+  fired: "fired",
+  failed: "failed",
+};
+
+function callsNote(step, calls) {
+  if (!calls || !["get_ip", "get_location_info"].includes(step)) return null;
+  if (calls.down) return "Stand-in services: down (no call answered)";
+  const n = calls[step];
+  return `Stand-in answered ${step} ${n} time${n === 1 ? "" : "s"} since it started`;
+}
+
+function renderTimeline(data) {
+  const rows = data.timeline || [];
+  const key = JSON.stringify([rows, data.standin_calls]);
+  if (key === shownTimeline) return;
+  shownTimeline = key;
+  const at = Date.now();
+  const items = rows.map((row) => {
+    const li = el("li");
+    li.dataset.step = row.step;
+    li.dataset.state = row.state;
+    li.append(el("span", "step-name", row.step === "timer" ? "durable timer" : row.step));
+    li.append(el("span", "step-state", STATE_WORDS[row.state] || row.state));
+    li.append(el("span", "step-text", row.text));
+    (row.failures || []).forEach((f) => {
+      const why = f.error ? `: ${f.error}` : " (the app did not see its error; Temporal keeps the last)";
+      li.append(el("span", "step-failure", `Attempt ${f.attempt} failed${why}`));
+    });
+    if (row.state === "retrying") {
+      const next = el("span", "step-note countdown");
+      next.dataset.until = at + 1000 * row.next_retry_in_seconds;
+      next.dataset.template = `Attempt ${row.attempt} in {s} s`;
+      next.dataset.done = `Attempt ${row.attempt} is due`;
+      next.setAttribute("aria-hidden", "true");
+      li.append(next);
+    }
+    if (row.step === "timer" && row.state === "waiting") {
+      const left = el("span", "step-note countdown");
+      left.dataset.until = at + 1000 * row.fires_in_seconds;
+      left.dataset.template = "Fires in {s} s (it counts in Temporal, worker or not)";
+      left.dataset.done = "Firing...";
+      left.setAttribute("aria-hidden", "true");
+      const bar = el("span", "bar");
+      bar.setAttribute("aria-hidden", "true");
+      const fill = el("span");
+      fill.dataset.until = left.dataset.until;
+      fill.dataset.total = row.timer_seconds;
+      bar.append(fill);
+      li.append(left, bar);
+    }
+    if (row.note) li.append(el("span", "step-note from-history", row.note));
+    const calls = callsNote(row.step, data.standin_calls);
+    if (calls) li.append(el("span", "step-note calls", calls));
+    return li;
+  });
+  $("timeline").replaceChildren(...items);
+  $("timeline-section").hidden = items.length === 0;
+  renderCountdowns();
+}
+
+function renderCountdowns() {
+  document.querySelectorAll("#timeline [data-until]").forEach((node) => {
+    const left = Math.max(0, (Number(node.dataset.until) - Date.now()) / 1000);
+    if (node.dataset.total) {
+      const total = Number(node.dataset.total);
+      node.style.width = `${Math.min(100, (100 * (total - left)) / total)}%`;
+    } else {
+      node.textContent =
+        left > 0 ? node.dataset.template.replace("{s}", Math.ceil(left)) : node.dataset.done;
+    }
+  });
+}
+
+// The two lights: asked for every second, whether a run is watched or not.
+function setLight(id, light) {
+  const node = $(id);
+  node.dataset.on = light.on === null || light.on === undefined ? "unknown" : String(light.on);
+  // Only the light's words are announced (aria-live), and only when they change.
+  const text = node.querySelector(".light-text");
+  if (text.textContent !== light.text) text.textContent = light.text;
+  node.querySelector(".light-detail").textContent = light.detail ? `(${light.detail})` : "";
+}
+
+async function pollLights() {
+  for (;;) {
+    try {
+      const response = await fetch("/api/lights");
+      const data = await response.json();
+      setLight("light-temporal", data.temporal);
+      setLight("light-worker", data.worker);
+    } catch (err) {
+      setLight("light-temporal", { on: null, text: "Temporal: unknown", detail: "the app is not answering" });
+      setLight("light-worker", { on: null, text: "Worker: unknown", detail: "the app is not answering" });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+pollLights();
+
+// The stage panel: only when make demo runs the pieces (GET /api/stage answers 200).
+// Each button does to the real process what the presenter would do in its terminal.
+let stageToken = null;
+const BUTTONS = [
+  ["interrupt", "Ctrl-C"],
+  ["kill", "kill -9"],
+  ["start", "Start"],
+];
+
+function pieceRow(piece) {
+  let row = document.querySelector(`.piece[data-name="${piece.name}"]`);
+  if (row) return row;
+  row = el("div", "piece");
+  row.dataset.name = piece.name;
+  const head = el("div", "piece-head");
+  head.append(el("span", "piece-name", piece.name), el("span", "piece-state"));
+  if (piece.buttons) {
+    BUTTONS.forEach(([action, label]) => {
+      const button = el("button", `press-${action}`, label);
+      button.type = "button";
+      button.setAttribute("aria-label", `${label}: ${piece.name}`);
+      button.addEventListener("click", () => press(piece.name, action));
+      head.append(button);
+    });
+  }
+  row.append(head, el("pre", "piece-lines"));
+  $("stage-pieces").append(row);
+  return row;
+}
+
+function renderStage(pieces) {
+  pieces.forEach((piece) => {
+    const row = pieceRow(piece);
+    row.dataset.state = piece.state;
+    let state = piece.state;
+    if (piece.pid) state += ` (pid ${piece.pid})`;
+    if (piece.exit !== undefined) state += ` (exit ${piece.exit})`;
+    row.querySelector(".piece-state").textContent = state;
+    const lines = row.querySelector(".piece-lines");
+    lines.textContent = piece.lines.join("\n");
+    lines.scrollTop = lines.scrollHeight; // the newest line in sight
+  });
+}
+
+async function press(name, action) {
+  const message = $("stage-message");
+  try {
+    const response = await fetch(`/api/stage/${encodeURIComponent(name)}/${action}`, {
+      method: "POST",
+      headers: { "X-Stage-Token": stageToken || "" },
+    });
+    const data = await response.json().catch(() => ({}));
+    message.textContent = data.message || data.error || `The app answered ${response.status}.`;
+    message.dataset.refused = String(!response.ok);
+  } catch (err) {
+    message.textContent = "The app is not answering.";
+    message.dataset.refused = "true";
+  }
+  pollStageOnce();
+}
+
+async function pollStageOnce() {
+  try {
+    const response = await fetch("/api/stage");
+    if (response.status === 404) return false; // not under make demo: no panel
+    const data = await response.json();
+    if (response.ok) {
+      stageToken = data.token;
+      renderStage(data.pieces);
+      $("stage-panel").hidden = false;
+    }
+  } catch (err) {
+    // the app is down: the panel keeps its last state until it answers again
+  }
+  return true;
+}
+
+async function pollStage() {
+  while (await pollStageOnce()) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+pollStage();

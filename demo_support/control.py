@@ -1,0 +1,203 @@
+"""`make demo`'s supervisor and the stage panel's control port.
+
+The supervisor runs the stage's pieces (stage.pieces()), keeps each one's last
+output lines, and does to a piece what a presenter does in its terminal:
+Ctrl-C (SIGINT), kill -9 (SIGKILL), or start it again (the same command: the
+server with the same database file). It only ever signals processes it started.
+
+The control port is an HTTP server on 127.0.0.1 (never another interface) that
+answers only requests carrying the stage's token. The app (hello-ip/app.py)
+is the only client: it gets the port and token in STAGE_URL and STAGE_TOKEN,
+checks the browser's Origin and the page's token, and passes the press on
+(demo_support/web.py, stage_routes).
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ACTIONS = {"interrupt": "Ctrl-C", "kill": "kill -9", "start": "start"}
+LINES_KEPT = 6
+# A piece is "starting" until its port listens (or, with no port, until it has printed a line),
+# and at most this long.
+STARTING_AT_MOST = 30
+
+
+class Refused(Exception):
+    """A press that does nothing, and why (shown on the page)."""
+
+
+class Running:
+    """One piece under the supervisor: its process (if any) and its last lines."""
+
+    def __init__(self, piece, width: int, extra_env: dict, port_in_use) -> None:
+        self.piece = piece
+        self.width = width
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **piece.env, **extra_env}
+        self.port_in_use = port_in_use
+        self.proc: subprocess.Popen | None = None
+        self.lines: collections.deque[str] = collections.deque(maxlen=LINES_KEPT)
+        self.started_at = 0.0
+        self.printed = threading.Event()
+        self.stopped_on_purpose = False  # by a press on the panel: the stage goes on
+        self.lock = threading.Lock()
+
+    def spawn(self) -> None:
+        self.proc = subprocess.Popen(
+            self.piece.argv(),
+            cwd=self.piece.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the stage only; it stops the pieces in order
+        )
+        self.started_at = time.monotonic()
+        self.printed.clear()
+        self.stopped_on_purpose = False
+        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+
+    def _pump(self, stream) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            self.lines.append(line)
+            self.printed.set()
+            print(f"{self.piece.name:>{self.width}} | {line}", flush=True)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def state(self) -> str:
+        if self.proc is None:
+            return "not started"
+        if not self.running:
+            return "stopped"
+        if time.monotonic() - self.started_at < STARTING_AT_MOST and not self.ready():
+            return "starting"
+        return "running"
+
+    def ready(self) -> bool:
+        if self.piece.port:
+            return self.port_in_use(self.piece.port)
+        return self.printed.is_set()
+
+    def describe(self) -> dict:
+        state = self.state
+        answer = {"name": self.piece.name, "title": self.piece.title, "state": state}
+        answer["pid"] = self.proc.pid if self.running else None
+        if state == "stopped":
+            code = self.proc.returncode
+            answer["exit"] = f"signal {signal.Signals(-code).name}" if code < 0 else code
+        answer["lines"] = list(self.lines)
+        answer["buttons"] = self.piece.name != "app"  # the page lives on the app
+        return answer
+
+    def press(self, action: str) -> str:
+        """Do what the button says, or raise Refused with the reason."""
+        name = self.piece.name
+        with self.lock:
+            if name == "app":
+                raise Refused("The page runs on the app: stop the app in the stage's terminal.")
+            state = self.state
+            if state == "starting":
+                raise Refused(f"The {name} is starting: wait until it runs, then press again.")
+            if action == "start":
+                if state == "running":
+                    raise Refused(f"The {name} is already running (pid {self.proc.pid}).")
+                self.spawn()
+                return f"Started the {name} again (pid {self.proc.pid})."
+            if state != "running":
+                raise Refused(f"The {name} is not running: nothing to stop.")
+            self.stopped_on_purpose = True
+            if action == "interrupt":
+                self.proc.send_signal(signal.SIGINT)
+                return f"Sent Ctrl-C (SIGINT) to the {name} (pid {self.proc.pid})."
+            self.proc.kill()
+            return f"Sent kill -9 (SIGKILL) to the {name} (pid {self.proc.pid})."
+
+
+class Supervisor:
+    def __init__(self, pieces, extra_env: dict, port_in_use) -> None:
+        width = max(len(p.name) for p in pieces)
+        self.pieces = {
+            p.name: Running(p, width, extra_env.get(p.name, {}), port_in_use) for p in pieces
+        }
+
+    def describe(self) -> list[dict]:
+        return [r.describe() for r in self.pieces.values()]
+
+    def press(self, name: str, action: str) -> str:
+        if action not in ACTIONS:
+            raise ValueError(f"Unknown action {action!r}: one of {', '.join(ACTIONS)}.")
+        if name not in self.pieces:
+            raise ValueError(f"Unknown piece {name!r}: one of {', '.join(self.pieces)}.")
+        return self.pieces[name].press(action)
+
+    def died(self) -> list[Running]:
+        """Pieces that stopped by themselves (not from the panel)."""
+        return [
+            r
+            for r in self.pieces.values()
+            if r.proc is not None and not r.running and not r.stopped_on_purpose
+        ]
+
+
+def serve(supervisor: Supervisor) -> tuple[ThreadingHTTPServer, str, str]:
+    """The control port on 127.0.0.1; returns the server, its URL and its token."""
+    token = secrets.token_urlsafe(24)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, code: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _allowed(self) -> bool:
+            given = self.headers.get("X-Stage-Token", "")
+            if hmac.compare_digest(given.encode(), token.encode()):
+                return True
+            self._answer(403, {"error": "The stage's token is missing or wrong."})
+            return False
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            if not self._allowed():
+                return
+            if self.path != "/pieces":
+                return self._answer(404, {"error": f"No such path: {self.path}"})
+            self._answer(200, {"pieces": supervisor.describe()})
+
+        def do_POST(self):  # noqa: N802
+            if not self._allowed():
+                return
+            parts = self.path.strip("/").split("/")
+            if len(parts) != 3 or parts[0] != "pieces":
+                return self._answer(404, {"error": f"No such path: {self.path}"})
+            try:
+                message = supervisor.press(parts[1], parts[2])
+            except ValueError as err:
+                return self._answer(400, {"error": str(err)})
+            except Refused as err:
+                return self._answer(409, {"error": str(err), "refused": True})
+            self._answer(200, {"message": message})
+
+        def log_message(self, *args) -> None:  # no access log in the stage's terminal
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", token
