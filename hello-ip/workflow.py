@@ -44,6 +44,7 @@ RETRY_POLICY = RetryPolicy(
 class GreetingWorkflow:
     @workflow.run
     async def run(self, greeting: GreetingInput) -> GreetingResult:
+        # #region run
         ip = await workflow.execute_activity_method(
             IpActivities.get_ip,
             start_to_close_timeout=timedelta(seconds=10),
@@ -62,6 +63,7 @@ class GreetingWorkflow:
             retry_policy=RETRY_POLICY,
         )
         return GreetingResult(ip=ip, location=location)
+        # #endregion run
 
 
 # #endregion workflow
