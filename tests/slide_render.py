@@ -44,10 +44,11 @@ MEASURE = r"""
     const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
     return (x + 0.05) / (y + 0.05);
   };
+  const up = (e) => e.parentElement || e.getRootNode().host || null;
   // What is painted behind an element: the backgrounds of it and its ancestors, composited.
   const background = (el) => {
     const layers = [];
-    for (let e = el; e && e !== document.documentElement; e = e.parentElement) {
+    for (let e = el; e && e !== document.documentElement; e = up(e)) {
       const s = getComputedStyle(e);
       const c = parse(s.backgroundColor);
       if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
@@ -64,14 +65,23 @@ MEASURE = r"""
   };
   const opacity = (el) => {
     let o = 1;
-    for (let e = el; e && e !== content.parentElement; e = e.parentElement) {
+    for (let e = el; e && e !== content.parentElement; e = up(e)) {
       o *= Number(getComputedStyle(e).opacity);
     }
     return o;
   };
+  // Every text node, in shadow roots too (Slidev draws Mermaid diagrams in one).
+  const nodes = [];
+  const collect = (root) => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.nodeType === Node.TEXT_NODE) nodes.push(n);
+      else if (n.shadowRoot) collect(n.shadowRoot);
+    }
+  };
+  collect(slide);
   const texts = [];
-  const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  for (const node of nodes) {
     if (!node.textContent.trim()) continue;
     const el = node.parentElement;
     const s = getComputedStyle(el);
@@ -92,11 +102,20 @@ MEASURE = r"""
       size *= drawn / scale;
     }
     const fg = parse(el instanceof SVGElement && s.fill && s.fill !== 'none' ? s.fill : s.color);
-    const bg = background(el);
+    let bg = background(el);
+    if (el.closest('svg')) {
+      // In a diagram, what is behind the text is the shape drawn under it (a box, a note).
+      const root = el.getRootNode();
+      const under = (root.elementsFromPoint ? root : document)
+        .elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      const filled = (e) => (parse(getComputedStyle(e).fill) || [0, 0, 0, 0])[3] > 0;
+      const shape = under.find(e => e instanceof SVGGeometryElement && filled(e));
+      if (shape) bg = over(parse(getComputedStyle(shape).fill), bg);
+    }
     fg[3] = fg[3] * alpha;
     const contrast = ratio(over(fg, bg), bg);
     const code = !!el.closest('pre, code');
-    const mermaid = !!el.closest('.mermaid, svg');
+    const mermaid = el.getRootNode() instanceof ShadowRoot || !!el.closest('svg');
     const outside = r.left < box.left - 1 || r.right > box.right + 1
       || r.top < box.top - 1 || r.bottom > box.bottom + 1;
     texts.push({

@@ -302,6 +302,24 @@ def test_code_walks_step_by_step(slides):
         assert title in walks, f"{title}: no line-highlight steps ({{all|1-3|...}})"
 
 
+def test_the_backup_screenshots_are_fresh(slides):
+    """Retaken (make slides-screenshots) since the app, its page or the pins last changed."""
+    from demo_support import slide_screenshots as shots
+
+    manifest = json.loads(shots.MANIFEST.read_text())
+    assert manifest["inputs"] == shots.INPUTS
+    assert manifest["inputs_sha256"] == shots.inputs_hash(), (
+        "the app changed since the backup screenshots were taken: make slides-screenshots"
+    )
+    for shot in manifest["shots"]:
+        data = (shots.OUT / shot["file"]).read_bytes()
+        assert data.startswith(b"\x89PNG"), shot["file"]
+    shown = {s for s in re.findall(r'<BackupShots demo="([\w-]+)"', DECK.read_text())}
+    taken = {shot["demo"] for shot in manifest["shots"]}
+    assert shown and shown <= taken, f"backup slides without screenshots: {shown - taken}"
+    assert all(len([x for x in manifest["shots"] if x["demo"] == d]) == 2 for d in shown)
+
+
 def test_the_cover_fields_are_filled_in_one_place(slides):
     head = slides[0].frontmatter
     for field in ("presenter", "event", "repository"):
