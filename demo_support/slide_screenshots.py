@@ -37,6 +37,11 @@ INPUTS = [
     "demo_support/slide_screenshots.py",
 ]
 VIEWPORT = {"width": 1200, "height": 800}
+# What a slide shows of each: the Web UI without its menu; the page's own column.
+CLIP = {
+    "ui": {"x": 272, "y": 0, "width": 928, "height": 620},
+    "page": {"x": 100, "y": 0, "width": 1000, "height": 660},
+}
 
 
 def inputs_hash() -> str:
@@ -81,10 +86,17 @@ class Capture:
         )
 
     def shot_page(self, demo: str, name: str, caption: str) -> None:
-        self._save(self.page, demo, name, caption)
+        self._save(self.page, demo, name, caption, CLIP["page"])
 
     def shot_ui(
-        self, demo: str, name: str, caption: str, run_id: str, status: str, tab: str
+        self,
+        demo: str,
+        name: str,
+        caption: str,
+        run_id: str,
+        status: str,
+        tab: str,
+        focus: str = "",
     ) -> None:
         """The run's page in the Web UI, scrolled to one of its tabs (Event History...)."""
         ui = self.ui
@@ -94,13 +106,20 @@ class Capture:
         link = ui.get_by_role("tab", name=re.compile(tab))
         link.click()
         ui.wait_for_timeout(1500)  # the tab's rows
-        link.evaluate("e => e.scrollIntoView({block: 'start'})")
-        ui.evaluate("window.scrollBy(0, -12)")
-        self._save(ui, demo, name, caption)
+        if focus:  # a row of the history, in the middle of the picture
+            ui.get_by_text(re.compile(focus.replace(" ", r"\s*"), re.I)).first.evaluate(
+                "e => e.scrollIntoView({block: 'center'})"
+            )
+        else:
+            link.evaluate("e => e.scrollIntoView({block: 'start'})")
+            ui.evaluate("window.scrollBy(0, -12)")
+        ui.mouse.move(1, 790)  # no tooltip over the rows
+        ui.wait_for_timeout(300)
+        self._save(ui, demo, name, caption, CLIP["ui"])
 
-    def _save(self, page, demo: str, name: str, caption: str) -> None:
+    def _save(self, page, demo: str, name: str, caption: str, clip: dict) -> None:
         file = f"{demo}-{name}.png"
-        page.screenshot(path=str(OUT / file))
+        page.screenshot(path=str(OUT / file), clip=clip)
         self.shots.append({"demo": demo, "file": file, "caption": caption})
         print(f"  {file}: {caption}", flush=True)
 
@@ -121,8 +140,8 @@ def capture(tmp: Path) -> list[dict]:
         stage.start_app()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport=VIEWPORT)
-            ui = browser.new_page(viewport=VIEWPORT)
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1.5)
+            ui = browser.new_page(viewport=VIEWPORT, device_scale_factor=1.5)
             c = Capture(stage, page, ui)
 
             print("Demos 1 and 2: a run with a durable timer", flush=True)
@@ -136,6 +155,7 @@ def capture(tmp: Path) -> list[dict]:
                 run,
                 "Completed",
                 "Event History",
+                focus="Timer Fired",
             )
 
             print("Demo 3: the worker dies while the timer waits", flush=True)

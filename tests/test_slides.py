@@ -320,6 +320,20 @@ def test_the_backup_screenshots_are_fresh(slides):
     assert all(len([x for x in manifest["shots"] if x["demo"] == d]) == 2 for d in shown)
 
 
+def test_the_freshness_check_sees_a_change_to_the_app(tmp_path, monkeypatch):
+    from demo_support import slide_screenshots as shots
+
+    for name in shots.INPUTS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, tmp_path / name)
+    monkeypatch.setattr(shots, "REPO", tmp_path)
+    before = shots.inputs_hash()
+    assert before == shots.inputs_hash()
+    page = tmp_path / "hello-ip" / "templates" / "index.html"
+    page.write_text(page.read_text().replace("Get Greeting", "Greet me"))
+    assert shots.inputs_hash() != before
+
+
 def test_the_cover_fields_are_filled_in_one_place(slides):
     head = slides[0].frontmatter
     for field in ("presenter", "event", "repository"):
