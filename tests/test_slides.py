@@ -642,7 +642,10 @@ def test_every_text_is_large_enough_from_the_back_row(rendered):
         if t["size"]
         < {"code": CODE_MIN_PX, "diagram": DIAGRAM_MIN_PX}.get(t["kind"], TEXT_MIN_PX) - 0.05
     ]
-    print(f"smallest: code {_smallest(rendered, 'code')} px, text {_smallest(rendered, 'text')} px")
+    sizes = ", ".join(
+        f"{kind} {_smallest(rendered, kind)} px" for kind in ("code", "text", "diagram")
+    )
+    print(f"smallest: {sizes}")
     assert not small, "\n".join(small)
 
 
