@@ -259,8 +259,8 @@ def test_the_deck_has_about_28_slides_and_the_backups_come_last(slides):
 
 # The README's plan: | 0–2 | Teaser... | ... |, one row per section of the talk.
 PLAN_ROW = re.compile(r"^\| (\d+)–(\d+) \| ([^|]+?) \|", re.M)
-# A section's start in the speaker notes: "⏱ 0–2 min · Teaser".
-NOTE_SECTION = re.compile(r"^⏱ (\d+)–(\d+) min · (.+)$", re.M)
+# A section's start in the speaker notes: "**0–2 min · Teaser**".
+NOTE_SECTION = re.compile(r"^\*\*(\d+)–(\d+) min · (.+)\*\*$", re.M)
 
 
 def test_the_notes_plan_the_readme_s_minutes_section_by_section(slides):
@@ -286,6 +286,18 @@ def test_every_demo_has_a_backup_slide_its_notes_jump_to(slides):
         assert any(n.split()[-1] in backup.title for n in names), (demo.title, backup.title)
         back = re.search(r"type (\d+) to go back", backup.note or "")
         assert back and int(back.group(1)) == demo.number, f"{backup.title}: the way back"
+
+
+def test_notes_are_short_numbered_steps(slides):
+    """Read at a glance in the presenter view: a few numbered steps, none of them a paragraph."""
+    for s in slides:
+        lines = [x for x in (s.note or "").splitlines() if x.strip()]
+        steps = [x for x in lines if re.match(r"\d+\. ", x)]
+        others = [x for x in lines if x not in steps and not NOTE_SECTION.match(x)]
+        assert steps and not others, f"slide {s.number}: not numbered steps: {others}"
+        assert len(steps) <= 8, f"slide {s.number}: {len(steps)} steps"
+        long = [x for x in steps if len(x.split()) > 25]
+        assert not long, f"slide {s.number}: a step to cut: {long}"
 
 
 def test_predictions_come_before_their_answers(slides):
@@ -336,8 +348,11 @@ def test_the_freshness_check_sees_a_change_to_the_app(tmp_path, monkeypatch):
 
 def test_the_cover_fields_are_filled_in_one_place(slides):
     head = slides[0].frontmatter
-    for field in ("presenter", "event", "repository"):
+    for field in ("author", "event", "repository"):
         assert re.search(rf"^{field}:\s*\S", head, re.M), f"headmatter has no {field}:"
+    # Slidev's own `presenter` turns presenter mode on or off: true, false, dev or build.
+    presenter = re.search(r"^presenter:\s*(.*)$", head, re.M)
+    assert not presenter or presenter[1].strip() in ("true", "dev"), "presenter mode is off"
     assert re.search(r"^repository:\s*https://", head, re.M)
 
 
