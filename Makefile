@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test rehearse lint format benchmark histories check present reset wheels pythons slides slides-pdf
+.PHONY: help demo test rehearse lint format benchmark histories check present reset wheels pythons slides slides-pdf slides-screenshots
 
 help:
 	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
@@ -16,6 +16,7 @@ help:
 	@echo "make reset        stop what the demos started and clear the dev server's database"
 	@echo "make slides       serve the deck (presenter mode: notes and timer)"
 	@echo "make slides-pdf   export the deck to slides/slides-export.pdf"
+	@echo "make slides-screenshots  retake the deck's backup screenshots from a real run (offline)"
 	@echo "make benchmark    hello-ip latency and throughput figures"
 	@echo "make histories    re-record tests/histories/ (after an intended, versioned workflow change)"
 	@echo "make wheels       does every pinned package install on Linux, macOS and Windows, Python 3.10-3.14?"
@@ -74,6 +75,10 @@ slides: slides/node_modules/.package-lock.json
 
 slides-pdf: slides/node_modules/.package-lock.json
 	cd slides && npm run export
+
+# The backup slides' screenshots, from a real run of every demo on free ports (offline).
+slides-screenshots: $(STAMP)
+	$(BIN)/python -m demo_support.slide_screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

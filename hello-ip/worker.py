@@ -13,6 +13,7 @@ async def main() -> int:
     # Worker-scoped state: one HTTP session, shared by every activity call.
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=8)) as session:
         activities = IpActivities(session)
+        # #region worker
         worker = Worker(
             client,
             task_queue=TASK_QUEUE,
@@ -25,6 +26,7 @@ async def main() -> int:
         )
         print(f"Starting the worker ({client.identity})", flush=True)
         return await run_worker(worker)  # until Ctrl-C
+        # #endregion worker
 
 
 if __name__ == "__main__":

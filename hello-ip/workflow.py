@@ -26,10 +26,10 @@ class GreetingResult:
     location: str  # "City, Region, Country"
 
 
-# #region retry-policy
 # Retry until it works, but never wait more than 5 s between attempts. The
 # SDK's default backs off to 100 s: after a fix (or the network coming back)
 # a live audience would wait in silence. Capped, the greeting shows within 10 s.
+# #region retry-policy
 RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -44,6 +44,7 @@ RETRY_POLICY = RetryPolicy(
 class GreetingWorkflow:
     @workflow.run
     async def run(self, greeting: GreetingInput) -> GreetingResult:
+        # #region run
         ip = await workflow.execute_activity_method(
             IpActivities.get_ip,
             start_to_close_timeout=timedelta(seconds=10),
@@ -62,6 +63,7 @@ class GreetingWorkflow:
             retry_policy=RETRY_POLICY,
         )
         return GreetingResult(ip=ip, location=location)
+        # #endregion run
 
 
 # #endregion workflow

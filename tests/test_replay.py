@@ -47,7 +47,8 @@ def test_every_recorded_scenario_is_there():
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
 def test_todays_code_replays_every_saved_history(path):
     replayer = Replayer(workflows=[Counter, GreetingWorkflow])
-    asyncio.run(replayer.replay_workflow(load(path)))  # raises if the code took another path
+    # Raises if today's code would take another path through this history.
+    asyncio.run(replayer.replay_workflow(load(path)))
 
 
 # #endregion replay

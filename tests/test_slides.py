@@ -208,7 +208,7 @@ PARTS = {
     "Workflows": r"^Workflows\b",
     "Activities": r"^Activities\b",
     "Workers": r"^Workers\b",
-    "Task Queues": r"^Task Queues\b",
+    "Task Queues": r"\bTask Queues\b",
     "Durable Timers": r"^Durable Timers\b",
     "the event history": r"\bevent history\b",
     "replay": r"^Replay\b",
@@ -217,12 +217,13 @@ PARTS = {
     "retry policies": r"^Retry polic",
     "replay testing": r"\bTesting with replay\b",
     "demo 1": r"^Demo 1\b",
-    "demo 2": r"^Demo 2\b",
+    "demo 2": r"\bDemo 2\b",
     "demo 3": r"^Demo 3\b",
     "demo 4": r"^Demo 4\b",
     "demo 5": r"^Demo 5\b",
     "the bonus demo": r"^Bonus\b",
     "where to go next": r"\bWhere to go\b",
+    "the recap": r"^Three things to remember\b",
     "questions": r"^Questions\b",
 }
 
@@ -235,14 +236,124 @@ def test_each_part_of_the_talk_has_a_slide(slides):
     assert not missing, f"no slide title for: {', '.join(missing)} (titles: {titles})"
 
 
+def main_slides(slides: list[Slide]) -> list[Slide]:
+    """The slides shown in the talk: up to Questions; the backups follow it."""
+    last = next(s.number for s in slides if re.match(r"Questions\b", s.title or ""))
+    return slides[:last]
+
+
+def backup_slides(slides: list[Slide]) -> list[Slide]:
+    return [s for s in slides if re.match(r"Backup\b", s.title or "")]
+
+
 def test_demo_slides_come_in_order(slides):
-    demos = [re.match(r"Demo \d|Bonus", s.title or "") for s in slides]
-    order = [m.group(0) for m in demos if m]
+    order = [d for s in main_slides(slides) for d in re.findall(r"Demo \d|Bonus", s.title or "")]
     assert order == ["Demo 1", "Demo 2", "Demo 3", "Demo 4", "Demo 5", "Bonus"]
 
 
-def test_the_deck_has_roughly_25_to_35_slides(slides):
-    assert 25 <= len(slides) <= 38, f"{len(slides)} slides"
+def test_the_deck_has_about_28_slides_and_the_backups_come_last(slides):
+    shown = main_slides(slides)
+    assert 24 <= len(shown) <= 32, f"{len(shown)} slides before the backups"
+    assert slides[len(shown) :] == backup_slides(slides), "only backup slides after Questions"
+
+
+# The README's plan: | 0–2 | Teaser... | ... |, one row per section of the talk.
+PLAN_ROW = re.compile(r"^\| (\d+)–(\d+) \| ([^|]+?) \|", re.M)
+# A section's start in the speaker notes: "**0–2 min · Teaser**".
+NOTE_SECTION = re.compile(r"^\*\*(\d+)–(\d+) min · (.+)\*\*$", re.M)
+
+
+def test_the_notes_plan_the_readme_s_minutes_section_by_section(slides):
+    plan = [(int(a), int(b)) for a, b, _ in PLAN_ROW.findall((REPO / "README.md").read_text())]
+    assert plan and plan[0][0] == 0 and plan[-1][1] == 45, plan
+    gaps = [(b0, a1) for (_, b0), (a1, _) in zip(plan, plan[1:], strict=False) if b0 != a1]
+    assert not gaps, f"gaps in the plan: {plan}"
+    notes = [(int(a), int(b)) for s in slides for a, b, _ in NOTE_SECTION.findall(s.note or "")]
+    assert notes == plan, f"the notes plan {notes}, the README {plan}"
+    assert sum(b - a for a, b in notes) == 45
+
+
+def test_every_demo_has_a_backup_slide_its_notes_jump_to(slides):
+    backups = {s.number: s for s in backup_slides(slides)}
+    demos = [s for s in main_slides(slides) if re.search(r"\bDemo \d|^Bonus", s.title or "")]
+    assert len(backups) >= 5
+    for demo in demos:
+        jump = re.search(r"press g, type (\d+)", demo.note or "")
+        assert jump, f"{demo.title}: the notes do not say which backup slide to jump to"
+        backup = backups.get(int(jump.group(1)))
+        assert backup, f"{demo.title}: slide {jump.group(1)} is not a backup slide"
+        names = re.findall(r"Demo \d|Bonus", demo.title)
+        assert any(n.split()[-1] in backup.title for n in names), (demo.title, backup.title)
+        back = re.search(r"type (\d+) to go back", backup.note or "")
+        assert back and int(back.group(1)) == demo.number, f"{backup.title}: the way back"
+
+
+def test_notes_are_short_numbered_steps(slides):
+    """Read at a glance in the presenter view: a few numbered steps, none of them a paragraph."""
+    for s in slides:
+        lines = [x for x in (s.note or "").splitlines() if x.strip()]
+        steps = [x for x in lines if re.match(r"\d+\. ", x)]
+        others = [x for x in lines if x not in steps and not NOTE_SECTION.match(x)]
+        assert steps and not others, f"slide {s.number}: not numbered steps: {others}"
+        assert len(steps) <= 8, f"slide {s.number}: {len(steps)} steps"
+        long = [x for x in steps if len(x.split()) > 25]
+        assert not long, f"slide {s.number}: a step to cut: {long}"
+
+
+def test_predictions_come_before_their_answers(slides):
+    for s in main_slides(slides):
+        if "Predict:" in s.content:
+            takeaway = re.search(r"<div (v-click[^>]*)class=\"takeaway\"", s.content)
+            assert takeaway, f"{s.title}: the takeaway must wait for a click"
+            assert s.content.index("Predict:") < takeaway.start()
+
+
+def test_code_walks_step_by_step(slides):
+    walks = [s.title for s in slides if re.search(r"^<<< .*\{all\|[^}]+\}", s.content, re.M)]
+    for title in ("The same loop, made durable", "The workflow"):
+        assert title in walks, f"{title}: no line-highlight steps ({{all|1-3|...}})"
+
+
+def test_the_backup_screenshots_are_fresh(slides):
+    """Retaken (make slides-screenshots) since the app, its page or the pins last changed."""
+    from demo_support import slide_screenshots as shots
+
+    manifest = json.loads(shots.MANIFEST.read_text())
+    assert manifest["inputs"] == shots.INPUTS
+    assert manifest["inputs_sha256"] == shots.inputs_hash(), (
+        "the app changed since the backup screenshots were taken: make slides-screenshots"
+    )
+    for shot in manifest["shots"]:
+        data = (shots.OUT / shot["file"]).read_bytes()
+        assert data.startswith(b"\x89PNG"), shot["file"]
+    shown = {s for s in re.findall(r'<BackupShots demo="([\w-]+)"', DECK.read_text())}
+    taken = {shot["demo"] for shot in manifest["shots"]}
+    assert shown and shown <= taken, f"backup slides without screenshots: {shown - taken}"
+    assert all(len([x for x in manifest["shots"] if x["demo"] == d]) == 2 for d in shown)
+
+
+def test_the_freshness_check_sees_a_change_to_the_app(tmp_path, monkeypatch):
+    from demo_support import slide_screenshots as shots
+
+    for name in shots.INPUTS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, tmp_path / name)
+    monkeypatch.setattr(shots, "REPO", tmp_path)
+    before = shots.inputs_hash()
+    assert before == shots.inputs_hash()
+    page = tmp_path / "hello-ip" / "templates" / "index.html"
+    page.write_text(page.read_text().replace("Get Greeting", "Greet me"))
+    assert shots.inputs_hash() != before
+
+
+def test_the_cover_fields_are_filled_in_one_place(slides):
+    head = slides[0].frontmatter
+    for field in ("author", "event", "repository"):
+        assert re.search(rf"^{field}:\s*\S", head, re.M), f"headmatter has no {field}:"
+    # Slidev's own `presenter` turns presenter mode on or off: true, false, dev or build.
+    presenter = re.search(r"^presenter:\s*(.*)$", head, re.M)
+    assert not presenter or presenter[1].strip() in ("true", "dev"), "presenter mode is off"
+    assert re.search(r"^repository:\s*https://", head, re.M)
 
 
 def test_every_slide_has_a_title_and_speaker_notes(slides):
@@ -253,7 +364,7 @@ def test_every_slide_has_a_title_and_speaker_notes(slides):
 
 
 def test_demo_notes_say_where_to_switch(slides):
-    demo_slides = [s for s in slides if s.title and re.match(r"(Demo \d|Bonus)\b", s.title)]
+    demo_slides = [s for s in main_slides(slides) if re.match(r"(Demo \d|Bonus)\b", s.title or "")]
     vague = [
         s.title
         for s in demo_slides
@@ -514,6 +625,75 @@ def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides,
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
     assert pages == len(slides)
+
+
+# --- In Chromium: what the back row sees (tests/slide_render.py) ---------------------------------
+
+CODE_MIN_PX = 16  # at the 980 px slide width: about 30 px on a 1080p projector
+TEXT_MIN_PX = 20
+DIAGRAM_MIN_PX = 16
+CONTRAST_MIN = 4.5
+
+
+@pytest.fixture(scope="module")
+def rendered(built_deck, slides):
+    from browser import require_chromium
+    from slide_render import measure_deck
+
+    shots = os.environ.get("SLIDE_SCREENSHOTS")
+    return measure_deck(built_deck, len(slides), require_chromium(), Path(shots) if shots else None)
+
+
+def _smallest(rendered, kind):
+    return min(t["size"] for m in rendered for t in m["texts"] if t["kind"] == kind)
+
+
+@needs_npm
+def test_every_text_is_large_enough_from_the_back_row(rendered):
+    small = [
+        f"slide {m['number']}: {t['kind']} {t['size']} px: {t['text']!r}"
+        for m in rendered
+        for t in m["texts"]
+        if t["size"]
+        < {"code": CODE_MIN_PX, "diagram": DIAGRAM_MIN_PX}.get(t["kind"], TEXT_MIN_PX) - 0.05
+    ]
+    sizes = ", ".join(
+        f"{kind} {_smallest(rendered, kind)} px" for kind in ("code", "text", "diagram")
+    )
+    print(f"smallest: {sizes}")
+    assert not small, "\n".join(small)
+
+
+@needs_npm
+def test_every_text_colour_has_4_5_to_1_contrast(rendered):
+    faint = [
+        f"slide {m['number']}: {t['contrast']}:1: {t['text']!r}"
+        for m in rendered
+        for t in m["texts"]
+        if t["contrast"] < CONTRAST_MIN
+    ]
+    lowest = min(t["contrast"] for m in rendered for t in m["texts"])
+    print(f"lowest contrast: {lowest}:1")
+    assert not faint, "\n".join(faint)
+
+
+@needs_npm
+def test_nothing_overflows_its_slide(rendered):
+    problems = [f"slide {m['number']}: scrolls: {m['scrolls']}" for m in rendered if m["scrolls"]]
+    problems += [
+        f"slide {m['number']}: outside the slide: {t['text']!r}"
+        for m in rendered
+        for t in m["texts"]
+        if t["outside"]
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@needs_npm
+def test_every_slide_shows_text(rendered):
+    # A slide that rendered nothing (a broken import, a layout error) would pass the checks above.
+    empty = [m["number"] for m in rendered if len(m["texts"]) < 2]
+    assert not empty, f"slides with no text rendered: {empty}"
 
 
 def test_npm_ci_warns_of_no_unsupported_engine(node_modules):

@@ -18,6 +18,7 @@ async def add_one(number: int) -> int:
     return number + 1
 
 
+# #region loop
 @workflow.defn
 class Counter:
     @workflow.run
@@ -33,6 +34,7 @@ class Counter:
             await asyncio.sleep(1)  # a durable timer, kept by the Temporal Service
         workflow.logger.info(f"Counted to {number}.")
         return number
+        # #endregion loop
 
 
 # #endregion counter

@@ -8,7 +8,7 @@ export default function setupMermaid() {
       // A font every laptop has, so that Mermaid measures text as it draws it.
       fontFamily: 'Arial, Liberation Sans, Helvetica, sans-serif',
     },
-    flowchart: { useMaxWidth: false },
+    flowchart: { useMaxWidth: false, nodeSpacing: 22, rankSpacing: 45, padding: 10 },
     sequence: {
       useMaxWidth: false,
       mirrorActors: false,

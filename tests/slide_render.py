@@ -1,0 +1,220 @@
+"""The built deck in Chromium, slide by slide, at Slidev's 980 px canvas: what the back row sees.
+
+For every slide, after all its clicks: the size of every visible text (code counts as code),
+its colour's contrast against what is behind it (opacities included), and whether anything
+lies outside the slide or scrolls. Used by tests/test_slides.py; run by hand to look:
+
+    python tests/slide_render.py DIST_DIR OUT_DIR    # a PNG per slide and measures.json
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+WIDTH, HEIGHT = 980, 551  # Slidev's canvas: 980 px wide, 16:9
+
+# One slide's measures, in the page. Sizes are in canvas pixels (the slide's own scale undone).
+MEASURE = r"""
+(number) => {
+  const content = document.querySelector('#slide-content');
+  const slide = content.querySelector(`.slidev-page-${number}`);
+  const box = content.getBoundingClientRect();
+  const scale = box.width / 980;
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, under) => {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+  };
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const up = (e) => e.parentElement || e.getRootNode().host || null;
+  // What is painted behind an element: the backgrounds of it and its ancestors, composited.
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e && e !== document.documentElement; e = up(e)) {
+      const s = getComputedStyle(e);
+      const c = parse(s.backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+      if (s.backgroundImage && s.backgroundImage.includes('gradient') && !layers.length) {
+        // The cover's gradient: its lightest stop is the worst case for light text.
+        const stops = [...s.backgroundImage.matchAll(/rgba?\([^)]+\)/g)].map(x => parse(x[0]));
+        const light = stops.sort((p, q) => lum(q) - lum(p))[0];
+        layers.push(light); break;
+      }
+    }
+    let c = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) c = over(layer, c);
+    return c;
+  };
+  const opacity = (el) => {
+    let o = 1;
+    for (let e = el; e && e !== content.parentElement; e = up(e)) {
+      o *= Number(getComputedStyle(e).opacity);
+    }
+    return o;
+  };
+  // Every text node, in shadow roots too (Slidev draws Mermaid diagrams in one).
+  const nodes = [];
+  const collect = (root) => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (n.nodeType === Node.TEXT_NODE) nodes.push(n);
+      else if (n.shadowRoot) collect(n.shadowRoot);
+    }
+  };
+  collect(slide);
+  const texts = [];
+  for (const node of nodes) {
+    if (!node.textContent.trim()) continue;
+    const el = node.parentElement;
+    const s = getComputedStyle(el);
+    if (s.visibility === 'hidden' || s.display === 'none') continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const alpha = opacity(el);
+    if (alpha < 0.05) continue;  // a v-click not shown yet
+    let size = parseFloat(s.fontSize);
+    if (el instanceof SVGElement) {
+      const m = el.getScreenCTM();
+      size *= Math.hypot(m.a, m.b) / scale;
+    } else if (el.offsetHeight > 0) {
+      // Text inside a scaled box (a Mermaid diagram): how big it is drawn.
+      const drawn = el.getBoundingClientRect().height / el.offsetHeight;
+      size *= drawn / scale;
+    }
+    const fg = parse(el instanceof SVGElement && s.fill && s.fill !== 'none' ? s.fill : s.color);
+    let bg = background(el);
+    if (el.closest('svg')) {
+      // In a diagram, what is behind the text is the shape drawn under it (a box, a note).
+      const root = el.getRootNode();
+      const under = (root.elementsFromPoint ? root : document)
+        .elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      const filled = (e) => (parse(getComputedStyle(e).fill) || [0, 0, 0, 0])[3] > 0;
+      const shape = under.find(e => e instanceof SVGGeometryElement && filled(e));
+      if (shape) bg = over(parse(getComputedStyle(shape).fill), bg);
+    }
+    fg[3] = fg[3] * alpha;
+    const contrast = ratio(over(fg, bg), bg);
+    const code = !!el.closest('pre, code');
+    const mermaid = el.getRootNode() instanceof ShadowRoot || !!el.closest('svg');
+    const outside = r.left < box.left - 1 || r.right > box.right + 1
+      || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+    texts.push({
+      text: node.textContent.trim().slice(0, 40), size: Math.round(size * 10) / 10,
+      contrast: Math.round(contrast * 100) / 100,
+      kind: code ? 'code' : mermaid ? 'diagram' : 'text',
+      outside,
+    });
+  }
+  const scrolls = [...slide.querySelectorAll('pre, .slidev-layout')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+    .map(e => e.className || e.tagName);
+  return { texts, scrolls };
+}
+"""
+
+
+class _SpaHandler(http.server.SimpleHTTPRequestHandler):
+    """Serve a built Slidev site; unknown paths (/3, /presenter) get index.html, as Slidev's do."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if not path.exists():
+            self.path = "/index.html"
+        return super().send_head()
+
+
+@contextmanager
+def serve(root: Path):
+    handler = functools.partial(_SpaHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def browser_page(chromium: str):
+    from playwright.sync_api import sync_playwright
+
+    from browser import FLAGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            yield page
+        finally:
+            browser.close()
+
+
+def measure_deck(dist: Path, count: int, chromium: str, shots: Path | None = None) -> list[dict]:
+    """Each slide's measures after all its clicks; with `shots`, a PNG of each too."""
+    results = []
+    with serve(dist) as url, browser_page(chromium) as page:
+        for number in range(1, count + 1):
+            # clicks beyond the last are clamped by Slidev: every v-click shown.
+            page.goto(f"{url}/{number}?clicks=99", wait_until="networkidle")
+            page.wait_for_selector(f"#slide-content .slidev-page-{number} .slidev-layout")
+            page.wait_for_timeout(700)  # the fade transition, Mermaid's rendering
+            found = page.evaluate(MEASURE, number)
+            found["number"] = number
+            results.append(found)
+            if shots:
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / f"{number:02d}.png"))
+    return results
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    from browser import CHROMIUM
+
+    dist, out = Path(sys.argv[1]), Path(sys.argv[2])
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else 40
+    measures = measure_deck(dist, count, CHROMIUM, out)
+    (out / "measures.json").write_text(json.dumps(measures, indent=1))
+    for m in measures:
+        texts = m["texts"]
+        code = [t["size"] for t in texts if t["kind"] == "code"]
+        body = [t["size"] for t in texts if t["kind"] == "text"]
+        low = min((t["contrast"] for t in texts), default=None)
+        print(
+            m["number"],
+            "code",
+            min(code, default="-"),
+            "text",
+            min(body, default="-"),
+            "contrast",
+            low,
+            "outside",
+            sum(t["outside"] for t in texts),
+            "scrolls",
+            m["scrolls"],
+        )
