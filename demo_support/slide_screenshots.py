@@ -40,7 +40,7 @@ VIEWPORT = {"width": 1200, "height": 800}
 # What a slide shows of each: the Web UI without its menu; the page's own column.
 CLIP = {
     "ui": {"x": 272, "y": 0, "width": 928, "height": 620},
-    "page": {"x": 100, "y": 0, "width": 1000, "height": 660},
+    "page": {"x": 100, "y": 0, "width": 1000, "height": 700},
 }
 
 
@@ -86,7 +86,12 @@ class Capture:
         )
 
     def shot_page(self, demo: str, name: str, caption: str) -> None:
+        """The run's part of the page: the lights, the status, the timeline (not the form)."""
+        hide = "display => document.querySelectorAll('h1, #greeting-form')"
+        hide += ".forEach(e => { e.style.display = display })"
+        self.page.evaluate(hide, "none")
         self._save(self.page, demo, name, caption, CLIP["page"])
+        self.page.evaluate(hide, "")
 
     def shot_ui(
         self,
@@ -173,11 +178,14 @@ def capture(tmp: Path) -> list[dict]:
             )
             worker = stage.start_worker()
             c.wait_greeting()
+            # The lights ask every second: the worker's comes back on within a few.
+            c.page.locator("#light-worker[data-on='true']").wait_for(timeout=10000)
             c.shot_page("demo-3", "page", "Worker restarted: the greeting appears at once")
 
             print("Demo 4: the Temporal Service dies while the timer waits", flush=True)
             run = c.start_greeting(6)
             stage.wait_for_event(run, "TIMER_STARTED")
+            c.page.locator("#timeline li[data-step='timer']").wait_for(timeout=10000)
             server.stop()
             c.page_says("unreachable", timeout=30)
             c.shot_page("demo-4", "page", "The Service is down: the page waits")

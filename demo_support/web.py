@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -189,23 +190,30 @@ async def greeting_status(client: Client, workflow_id: str, wait: float = 0) -> 
     raw = description.raw_description
     answer["timeline"] = await timelines.timeline(client, workflow_id, history, raw, now, FAILURES)
     answer["standin_calls"] = await standin_calls()
+    answer["standin_calls_at_start"] = CALLS_AT_START.get(workflow_id)
     return answer
 
 
 async def standin_calls() -> dict | None:
     """Offline, how many calls the stand-in services answered (None when not offline)."""
+    return await asyncio.to_thread(_fetch_standin_calls)
+
+
+def _fetch_standin_calls() -> dict | None:
+    """GET /calls of the stand-in: its counts and when it started."""
     base = os.environ.get("STANDIN_URL")
     if not base:
         return None
+    try:
+        with urllib.request.urlopen(f"{base.rstrip('/')}/calls", timeout=0.5) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return {"down": True}
 
-    def fetch():
-        try:
-            with urllib.request.urlopen(f"{base.rstrip('/')}/calls", timeout=0.5) as response:
-                return json.loads(response.read())
-        except (OSError, ValueError):
-            return {"down": True}
 
-    return await asyncio.to_thread(fetch)
+# The stand-in's counts just before each run started (the newest 200 runs), so that
+# the page can say how many calls this run made: "get_ip 1 time for this run".
+CALLS_AT_START: collections.OrderedDict[str, dict] = collections.OrderedDict()
 
 
 def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
@@ -217,8 +225,22 @@ def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
     POST /api/stage/<piece>/<interrupt|kill|start>: only from the app's own page
     (its Origin) with that token; anything else is refused with 403 and the reason.
     """
-    from flask import request
+    from flask import g, request
     from werkzeug.exceptions import BadRequest, Forbidden, NotFound
+
+    @app.before_request
+    def count_before_a_start():  # before the run exists: none of its calls counted yet
+        if request.method == "POST" and request.path == "/api/greetings":
+            g.standin_calls = _fetch_standin_calls()
+
+    @app.after_request
+    def remember_counts(response):
+        calls = g.pop("standin_calls", None)
+        if calls and not calls.get("down") and response.status_code == 202:
+            CALLS_AT_START[response.get_json()["workflow_id"]] = calls
+            while len(CALLS_AT_START) > 200:
+                CALLS_AT_START.popitem(last=False)
+        return response
 
     @app.get("/api/lights")
     async def lights():

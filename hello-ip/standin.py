@@ -13,6 +13,7 @@ GET /calls says how many calls each service answered (the page shows it).
 import argparse
 import ipaddress
 import sys
+import time
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ LOCATION = {"city": "Toronto", "regionName": "Ontario", "region": "ON", "country
 
 def make_app(ip: str = DEFAULT_IP) -> web.Application:
     calls = {"get_ip": 0, "get_location_info": 0}  # answered since it started: GET /calls
+    started = time.time()  # tells a restarted stand-in from the same one
 
     async def what_is_my_ip(request: web.Request) -> web.Response:
         # Like icanhazip.com: the IP as plain text and a newline.
@@ -66,7 +68,7 @@ def make_app(ip: str = DEFAULT_IP) -> web.Application:
     app = web.Application()
     app.router.add_get("/", what_is_my_ip)
     app.router.add_get("/json/{ip}", geolocate)
-    app.router.add_get("/calls", lambda request: web.json_response(calls))
+    app.router.add_get("/calls", lambda request: web.json_response({**calls, "started": started}))
     return app
 
 

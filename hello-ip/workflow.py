@@ -27,8 +27,9 @@ class GreetingResult:
 
 
 # Retry until it works, but never wait more than 5 s between attempts. The
-# SDK's default backs off to 100 s: after a fix (or the network coming back)
-# a live audience would wait in silence. Capped, the greeting shows within 10 s.
+# default policy (the Temporal Service's) backs off to 100 s: after a fix (or the
+# network coming back) a live audience would wait in silence. Capped, the greeting
+# shows within 10 s.
 # #region retry-policy
 RETRY_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -110,10 +110,10 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
     )  # fmt: skip
     assert "Fired after 3 s" in row_text(page, "timer")
     assert EXPECTED_LOCATION in row_text(page, "get_location_info")
-    # The stand-in's own count, beside the steps: one call more for each activity.
+    # The stand-in's own count, beside the steps: this run made one call of each.
     n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
-    assert f"Stand-in answered get_ip {n_ip} time" in row_text(page, "get_ip")
-    assert f"get_location_info {n_geo} time" in row_text(page, "get_location_info")
+    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
+    assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
     page.screenshot(path=str(shots / "timeline-done.png"), full_page=True)
 
     # The JSON API says what the page shows.
@@ -132,7 +132,12 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
     get_ip = status["timeline"][0]
     assert get_ip["result"] == EXPECTED_IP and get_ip["attempt"] == 1
     assert 0 <= get_ip["duration_seconds"] < 2 and not get_ip.get("from_history")
-    assert status["standin_calls"] == {"get_ip": n_ip, "get_location_info": n_geo}
+    assert status["standin_calls"] == {
+        "get_ip": n_ip,
+        "get_location_info": n_geo,
+        "started": calls_before["started"],
+    }
+    assert status["standin_calls_at_start"] == calls_before  # counted before the run began
     code, lights = http("GET", f"{hello.url}/api/lights")
     assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
     assert light(page, "worker") == lights["worker"]["text"]
@@ -171,7 +176,7 @@ def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
     wait_light(page, "worker", "Worker: polling")
     assert "Taken from the history by a restarted worker: not run again" in row_text(page, "get_ip")
     assert "from the history" not in row_text(page, "get_location_info")
-    assert "Stand-in answered get_ip 1 time since" in row_text(page, "get_ip")
+    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
     page.screenshot(path=str(shots / "timeline-demo3-restarted.png"), full_page=True)
     events = scenario.history(run)
     assert activity_counts(events) == {"get_ip": 1, "get_location_info": 1}

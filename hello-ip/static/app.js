@@ -220,16 +220,20 @@ const STATE_WORDS = {
   failed: "failed",
 };
 
-function callsNote(step, calls) {
+function callsNote(step, calls, atStart) {
   if (!calls || !["get_ip", "get_location_info"].includes(step)) return null;
   if (calls.down) return "Stand-in services: down (no call answered)";
-  const n = calls[step];
-  return `Stand-in answered ${step} ${n} time${n === 1 ? "" : "s"} since it started`;
+  const times = (n) => `${n} time${n === 1 ? "" : "s"}`;
+  if (atStart && atStart.started === calls.started) {
+    // The same stand-in as when the run started: this run's own calls.
+    return `Stand-in answered ${step} ${times(calls[step] - atStart[step])} for this run`;
+  }
+  return `Stand-in answered ${step} ${times(calls[step])} since it started`;
 }
 
 function renderTimeline(data) {
   const rows = data.timeline || [];
-  const key = JSON.stringify([rows, data.standin_calls]);
+  const key = JSON.stringify([rows, data.standin_calls, data.standin_calls_at_start]);
   if (key === shownTimeline) return;
   shownTimeline = key;
   const at = Date.now();
@@ -267,7 +271,7 @@ function renderTimeline(data) {
       li.append(left, bar);
     }
     if (row.note) li.append(el("span", "step-note from-history", row.note));
-    const calls = callsNote(row.step, data.standin_calls);
+    const calls = callsNote(row.step, data.standin_calls, data.standin_calls_at_start);
     if (calls) li.append(el("span", "step-note calls", calls));
     return li;
   });
