@@ -43,7 +43,8 @@ function findBrowser() {
 }
 
 const browser = findBrowser()
-const args = ['export', ...process.argv.slice(2)]
+// 2 minutes for the print page (Slidev's default is 30 s: too short on a busy two-core laptop).
+const args = ['export', '--timeout', '120000', ...process.argv.slice(2)]
 if (browser) {
   console.log(`Exporting with ${browser}`)
   args.push('--executable-path', browser)
