@@ -37,7 +37,7 @@ TARGETS = {
     "3.14": ("sid", ["python3.14", "python3.14-venv"]),
 }
 TOOLS = ["git", "tmux", "ca-certificates"]
-PIP_NOISE = re.compile(r"\s*(Collecting|Downloading|Using cached|Requirement already|Obtaining)")
+PIP_NOISE = re.compile(r"\s*(Collecting|Downloading|Using cached|Requirement already|Obtaining|━)")
 LEFT_OUT = [
     *("tests/test_page.py", "tests/test_timeline.py", "tests/test_panel.py"),  # Chromium
     *("tests/test_rehearsal.py", "tests/test_slides.py"),  # Chromium, npm
@@ -101,7 +101,9 @@ def script(version: str) -> str:
         [
             "set -e",
             "cd /repo",
-            "git init -q && git add -A",  # the tree tests read `git ls-files`
+            # The tests read `git ls-files` and clone the tree: a repository with one commit.
+            "git init -q && git add -A",
+            "git -c user.name=pythons -c user.email=pythons@localhost commit -qm tree",
             # `python3` in the dev container's line is this root's interpreter under test.
             f"mkdir -p /opt/pybin && ln -sf /usr/bin/python{version} /opt/pybin/python3",
             devcontainer_setup(),
