@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -28,3 +29,16 @@ def require_chromium() -> str:
             raise RuntimeError("CI must have Debian's chromium: .ci/run installs it")
         pytest.skip("no chromium on PATH (apt-get install chromium)", allow_module_level=True)
     return CHROMIUM
+
+
+@contextlib.contextmanager
+def launched():
+    """Chromium under Playwright, headless, with FLAGS; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=require_chromium(), args=FLAGS, headless=True
+        )
+        yield browser
+        browser.close()

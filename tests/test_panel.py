@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import FLAGS, require_chromium
+from browser import launched, require_chromium
 from demo_support.harness import REPO, TEMPORAL, DemoStage, activity_counts, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -39,10 +39,8 @@ def stage(repo_copy, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

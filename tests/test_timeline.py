@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import FLAGS, require_chromium
+from browser import launched, require_chromium
 from demo_support.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
@@ -29,10 +29,8 @@ CHROMIUM = require_chromium()
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
