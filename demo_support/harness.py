@@ -399,6 +399,26 @@ EXPECTED_IP = "203.0.113.42"  # what standin.py answers
 EXPECTED_LOCATION = "Toronto, Ontario, Canada"
 
 
+def readme_bug_edit() -> tuple[str, int, str, str]:
+    """Demo 5's edit, as the README states it: file, line, old text, new text."""
+    readme = (REPO / "README.md").read_text()
+    found = re.search(r"In `hello-ip/(\w+\.py)`, line (\d+), change `([^`]+)` to `([^`]+)`", readme)
+    assert found, "the README names demo 5's edit as: In `hello-ip/FILE`, line N, change `A` to `B`"
+    return found[1], int(found[2]), found[3], found[4]
+
+
+def ship_the_bug(hello_dir: Path) -> tuple[Path, str]:
+    """Make demo 5's edit in a copy of hello-ip: (the edited file, its text before the edit)."""
+    filename, line, old, new = readme_bug_edit()
+    source = hello_dir / filename
+    original = source.read_text()
+    lines = original.splitlines(keepends=True)
+    assert old in lines[line - 1], f"line {line} of {filename} is {lines[line - 1]!r}"
+    lines[line - 1] = lines[line - 1].replace(old, new)
+    source.write_text("".join(lines))
+    return source, original
+
+
 def expected_greeting(name: str) -> str:
     return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"
 

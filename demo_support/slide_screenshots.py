@@ -51,14 +51,6 @@ def inputs_hash() -> str:
     return digest.hexdigest()
 
 
-def readme_bug_edit() -> tuple[str, int, str, str]:
-    """Demo 5's edit, as the README states it (the presenter's guide and this script agree)."""
-    readme = (REPO / "README.md").read_text()
-    found = re.search(r"In `hello-ip/(\w+\.py)`, line (\d+), change `([^`]+)` to `([^`]+)`", readme)
-    assert found, "the README no longer names demo 5's edit"
-    return found[1], int(found[2]), found[3], found[4]
-
-
 class Capture:
     def __init__(self, stage: harness.HelloStage, page, ui):
         self.stage, self.page, self.ui = stage, page, ui
@@ -203,12 +195,7 @@ def capture(tmp: Path) -> list[dict]:
             print("Demo 5: a bug ships, and is fixed while the workflow runs", flush=True)
             copy = tmp / "hello-ip"
             shutil.copytree(harness.HELLO_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-            filename, line, old, new = readme_bug_edit()
-            source = copy / filename
-            original = source.read_text()
-            lines = original.splitlines(keepends=True)
-            lines[line - 1] = lines[line - 1].replace(old, new)
-            source.write_text("".join(lines))
+            source, original = harness.ship_the_bug(copy)
             worker.interrupt()
             worker = stage.start_worker(folder=copy)
             run = c.start_greeting(0)

@@ -7,7 +7,6 @@ with -s; the closing notes quote them.
 
 import base64
 import json
-import re
 import shutil
 import signal
 import time
@@ -16,12 +15,13 @@ import pytest
 
 from demo_support.harness import (
     HELLO_DIR,
-    REPO,
     DevServer,
     HelloStage,
     activity_counts,
     event_types,
     expected_greeting,
+    readme_bug_edit,
+    ship_the_bug,
 )
 
 
@@ -148,14 +148,6 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, sig):
         server.stop()
 
 
-def readme_bug_edit() -> tuple[str, int, str, str]:
-    """Demo 5's edit, as the README states it: file, line, old text, new text."""
-    readme = (REPO / "README.md").read_text()
-    found = re.search(r"In `hello-ip/(\w+\.py)`, line (\d+), change `([^`]+)` to `([^`]+)`", readme)
-    assert found, "the README names demo 5's edit as: In `hello-ip/FILE`, line N, change `A` to `B`"
-    return found[1], int(found[2]), found[3], found[4]
-
-
 def test_the_readme_names_the_bug_line_truly():
     filename, line, old, new = readme_bug_edit()
     lines = (HELLO_DIR / filename).read_text().splitlines()
@@ -167,12 +159,7 @@ def test_demo_5_a_bug_ships_and_is_fixed_while_the_workflow_runs(scenario, tmp_p
     # A copy of hello-ip (links resolved), so the test can edit it as the presenter does.
     copy = tmp_path / "hello-ip"
     shutil.copytree(HELLO_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    filename, line, old, new = readme_bug_edit()
-    source = copy / filename
-    original = source.read_text()
-    lines = original.splitlines(keepends=True)
-    lines[line - 1] = lines[line - 1].replace(old, new)
-    source.write_text("".join(lines))
+    source, original = ship_the_bug(copy)
 
     scenario.start_standin()
     worker = scenario.start_worker(folder=copy)

@@ -8,7 +8,6 @@ Screenshots go to $TIMELINE_SCREENSHOTS when set.
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from browser import launched, require_chromium
-from demo_support.harness import REPO, TEMPORAL, DemoStage, activity_counts, wait_for
+from demo_support.harness import (
+    REPO,
+    TEMPORAL,
+    DemoStage,
+    activity_counts,
+    ship_the_bug,
+    wait_for,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
@@ -178,22 +184,11 @@ def test_demo_4_stop_the_server_from_the_panel_and_start_it_again(page, stage, s
     completed_once(stage, run)
 
 
-def readme_bug_edit() -> tuple[str, str, str]:
-    found = re.search(
-        r"In `hello-ip/(\w+\.py)`, line \d+, change `([^`]+)` to `([^`]+)`",
-        (REPO / "README.md").read_text(),
-    )
-    return found[1], found[2], found[3]
-
-
 def test_demo_5_a_bug_then_the_fix_restarting_the_worker_from_the_panel(
     page, stage, repo_copy, shots
 ):
-    filename, good, bad = readme_bug_edit()
-    source = repo_copy / "hello-ip" / filename
-    original = source.read_text()
+    source, original = ship_the_bug(repo_copy / "hello-ip")  # the bug ships
     try:
-        source.write_text(original.replace(good, bad))  # the bug ships
         press(page, "worker", "interrupt", "Sent Ctrl-C (SIGINT) to the worker")
         wait_piece(page, "worker", "stopped")
         press(page, "worker", "start", "Started the worker again")
