@@ -49,11 +49,10 @@ def fail(message: str) -> int:
     return 2
 
 
-def devcontainer_setup() -> str:
-    """The dev container's postCreateCommand (its file is JSON with // comment lines)."""
+def devcontainer() -> dict:
+    """.devcontainer/devcontainer.json: JSON with // comment lines."""
     text = (REPO / ".devcontainer" / "devcontainer.json").read_text()
-    config = json.loads("\n".join(x for x in text.splitlines() if not x.strip().startswith("//")))
-    return config["postCreateCommand"]
+    return json.loads("\n".join(x for x in text.splitlines() if not x.strip().startswith("//")))
 
 
 def make_root(version: str) -> Path:
@@ -106,7 +105,7 @@ def script(version: str) -> str:
             "git -c user.name=pythons -c user.email=pythons@localhost commit -qm tree",
             # `python3` in the dev container's line is this root's interpreter under test.
             f"mkdir -p /opt/pybin && ln -sf /usr/bin/python{version} /opt/pybin/python3",
-            devcontainer_setup(),
+            devcontainer()["postCreateCommand"],
             ". .venv/bin/activate",
             "python --version",
             "temporal --version",

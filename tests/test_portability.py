@@ -19,6 +19,7 @@ import pytest
 
 from demo_support import present, stage
 from demo_support.harness import REPO
+from demo_support.pythons import devcontainer
 
 VERMIN = Path(sys.executable).parent / "vermin"
 
@@ -89,15 +90,6 @@ def test_the_hosted_ci_workflow_is_valid_and_names_real_tests(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(text.replace("runs-on: ubuntu-latest", "runs-onn: ubuntu-latest", 1))
     assert validate_workflow(broken).returncode != 0
-
-
-DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
-
-
-def devcontainer() -> dict:
-    """.devcontainer/devcontainer.json: JSON with // comment lines."""
-    text = DEVCONTAINER.read_text()
-    return json.loads("\n".join(x for x in text.splitlines() if not x.strip().startswith("//")))
 
 
 def test_the_dev_container_installs_what_the_readme_installs_and_starts_nothing():
