@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import shlex
 import shutil
@@ -38,9 +39,13 @@ class TmuxError(Exception):
 # --- What runs in each pane ----------------------------------------------------------
 
 
-def activate_line(powershell: bool = False) -> str:
-    """`source .venv/bin/activate`: the README's first line in every terminal."""
-    venv = Path(sys.prefix)
+def activate_line(powershell: bool = False, venv: Path | None = None) -> str:
+    """`source .venv/bin/activate`: the README's first line in every terminal.
+
+    The venv is the one this script runs from (the README's `.venv` after its Setup;
+    another one where a maintainer made it elsewhere, as for another Python).
+    """
+    venv = Path(sys.prefix) if venv is None else venv
     shown = os.path.relpath(venv, stage.REPO) if stage.REPO in venv.parents else str(venv)
     if powershell:
         return ps_quote(f"{shown}\\Scripts\\Activate.ps1".replace("/", "\\"))
@@ -82,7 +87,12 @@ def typed_lines(piece: stage.Piece, offline: bool, powershell: bool = False) -> 
 
 
 def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = False) -> list[dict]:
-    """The stage's pieces plus the spare shell, each with its typed lines."""
+    """The stage's pieces plus the spare shell, each with its typed lines.
+
+    The spare shell is set up as the worker's terminal is, for a second worker.
+    """
+    worker = next(p for p in pieces if p.name == "worker")
+    spare = dataclasses.replace(SPARE, env=dict(worker.env))
     return [
         {
             "name": p.name,
@@ -91,7 +101,7 @@ def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = F
             "lines": typed_lines(p, offline, powershell),
             "command": shlex.join(p.command),
         }
-        for p in [*pieces, SPARE]
+        for p in [*pieces, spare]
     ]
 
 

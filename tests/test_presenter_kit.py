@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from demo_support import present, stage
 from demo_support.harness import (
     HELLO_DIR,
     REPO,
@@ -332,23 +333,51 @@ def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_pat
         assert f"Already in use: app port {app}." in out.output, out.output
     assert "tmux is not installed" not in busy_by_hand.output
 
-    by_hand = run_tool("present.py", "--offline", env={"PATH": str(no_tmux)})
+    # On free ports, not the README's: a stage may be running there (a presenter rehearsing).
+    server, ui, app, standin = free_ports(4)
+    moved = ["--server-port", server, "--ui-port", ui, "--app-port", app, "--standin-port", standin]
+    by_hand = run_tool("present.py", "--offline", *moved, env={"PATH": str(no_tmux)})
     assert by_hand.returncode == 0, by_hand.output
     assert "tmux is not installed" in by_hand.output
-    # Each terminal: the venv, the folder, offline.sh where a worker runs, the command last
+    # Each terminal: the venv, the folder, the settings where a worker runs, the command last
     # (so that Up then Enter starts it again).
-    terminals = re.split(r"^  \d\. ", by_hand.output, flags=re.M)[1:]
-    typed = [
-        [line.strip() for line in t.splitlines()[1:] if line.startswith(" ")] for t in terminals
-    ]
-    activate = "source .venv/bin/activate"
-    assert typed == [
+    activate = present.activate_line()  # this venv's, as the subprocess's
+    temporal = [f"export TEMPORAL_ADDRESS=localhost:{server}"]
+    temporal += [f"export TEMPORAL_UI_URL=http://localhost:{ui}"]
+    services = [f"export IP_SERVICE_URL=http://127.0.0.1:{standin}"]
+    services += [f"export GEO_SERVICE_URL=http://127.0.0.1:{standin}/json"]
+    assert typed_by_hand(by_hand.output) == [
+        [
+            activate,
+            f"temporal server start-dev --ui-port {ui} --db-filename temporal.db --port {server}",
+        ],
+        [activate, "cd hello-ip", f"python standin.py --port {standin}"],
+        [activate, "cd hello-ip", *temporal, *services, "python worker.py"],
+        [activate, "cd hello-ip", *temporal, f"python app.py --port {app}"],
+        [activate, "cd hello-ip", *temporal, *services],
+    ], by_hand.output
+
+
+def test_present_without_tmux_types_the_readmes_lines_on_the_readmes_ports():
+    """What present prints for the README's own ports: the README's lines, offline.sh included
+    (in-process: the ports' check is the test above's, and a stage may hold these ports)."""
+    layout = present.panes(stage.pieces(offline=True), offline=True)
+    activate = present.activate_line()
+    assert typed_by_hand(present.by_hand(layout)) == [
         [activate, "temporal server start-dev --ui-port 8080 --db-filename temporal.db"],
         [activate, "cd hello-ip", "python standin.py"],
         [activate, "cd hello-ip", "source offline.sh", "python worker.py"],
         [activate, "cd hello-ip", "python app.py"],
         [activate, "cd hello-ip", "source offline.sh"],
-    ], by_hand.output
+    ]
+
+
+def typed_by_hand(output: str) -> list[list[str]]:
+    """The lines present prints for each terminal, without tmux."""
+    terminals = re.split(r"^  \d\. ", output, flags=re.M)[1:]
+    return [
+        [line.strip() for line in t.splitlines()[1:] if line.startswith(" ")] for t in terminals
+    ]
 
 
 # --- make reset ------------------------------------------------------------------------
