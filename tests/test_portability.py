@@ -193,8 +193,13 @@ def test_present_without_tmux_on_windows_prints_the_readme_forms():
     table = powershell_table(README.read_text())
     forms = {form for spans in table.values() for form in spans}
     layout = present.panes(stage.pieces(True), offline=True, powershell=True)
-    typed = [line for pane in layout for line in pane["lines"]]
-    assert {".venv\\Scripts\\Activate.ps1", ". .\\offline.ps1", "python worker.py"} <= set(typed)
+    # Each terminal activates the venv present runs from: the README's after its Setup.
+    activate = present.activate_line(powershell=True)
+    assert [pane["lines"][0] for pane in layout] == [activate] * len(layout)
+    assert present.activate_line(True, REPO / ".venv") == ".venv\\Scripts\\Activate.ps1"
+    assert ".venv\\Scripts\\Activate.ps1" in forms
+    typed = [line for pane in layout for line in pane["lines"][1:]]
+    assert {". .\\offline.ps1", "python worker.py"} <= set(typed)
     foreign = [t for t in typed if POSIX_ONLY.search(t) or (t.startswith(".") and t not in forms)]
     assert foreign == [], foreign
 

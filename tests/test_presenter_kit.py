@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from demo_support import present, stage
 from demo_support.harness import (
     HELLO_DIR,
     REPO,
@@ -184,9 +185,54 @@ def http_json(url: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
+PANE_FIELDS = ["@piece", "pane_pid", "pane_current_path", "pane_id", "pane_active"]
+PANE_FIELDS += ["pane_left", "pane_top", "pane_width", "pane_height", "window_height"]
+
+
+def panes_of(socket_name: str, window: str) -> dict[int, dict]:
+    """A window's panes by the README terminal their label names: {2: {"@piece": ...}}."""
+    listing = "\t".join(f"#{{{name}}}" for name in PANE_FIELDS)
+    out = tmux(socket_name, "list-panes", "-t", f"=durable-demo:={window}", "-F", listing)
+    rows = [dict(zip(PANE_FIELDS, line.split("\t"), strict=True)) for line in out.splitlines()]
+    for row in rows:
+        row.update({k: int(row[k]) for k in ["pane_pid", *PANE_FIELDS[5:]]})
+    panes = {int(re.match(r"terminal (\d): ", row["@piece"])[1]): row for row in rows}
+    assert len(panes) == len(rows), rows
+    return panes
+
+
+def screen(socket_name: str, pane_id: str) -> list[str]:
+    text = tmux(socket_name, "capture-pane", "-p", "-J", "-S", "-500", "-t", pane_id)
+    return [line.removeprefix("^C").strip() for line in text.splitlines()]
+
+
+def type_line(socket_name: str, pane_id: str, line: str) -> None:
+    tmux(socket_name, "send-keys", "-t", pane_id, "-l", line)
+    tmux(socket_name, "send-keys", "-t", pane_id, "Enter")
+
+
+def line_where(socket_name: str, pane_id: str, test, timeout: float = 20, after: int = 0) -> int:
+    """Wait until a line of the pane (after line `after`) passes the test; its index."""
+
+    def found():
+        lines = screen(socket_name, pane_id)
+        return next(([i] for i in range(after, len(lines)) if test(lines[i])), None)
+
+    try:
+        return wait_for(found, timeout, 0.1)[0]
+    except TimeoutError:
+        shown = "\n".join(screen(socket_name, pane_id)[-30:])
+        raise AssertionError(f"the pane never showed the line in {timeout} s:\n{shown}") from None
+
+
+def shows(socket_name: str, pane_id: str, line: str, timeout: float = 20, after: int = 0) -> int:
+    """Wait until the pane shows this whole line (after line `after`); its index."""
+    return line_where(socket_name, pane_id, lambda shown: shown == line, timeout, after)
+
+
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
-def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
+def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp_path):
     socket_name = f"presenter-kit-{uuid.uuid4().hex[:8]}"
     server, ui, app, standin = free_ports(4)
     db = tmp_path / "temporal.db"
@@ -198,18 +244,58 @@ def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
         result = run_tool("present.py", *args)
         assert result.returncode == 0, result.output
         assert f"tmux -L {socket_name} attach -t durable-demo" in result.output
+        assert "Ctrl-b n" in result.output, result.output
 
-        listing = "#{pane_title}\t#{pane_pid}\t#{pane_current_path}\t#{pane_id}"
-        panes = [
-            line.split("\t")
-            for line in tmux(socket_name, "list-panes", "-t", "=durable-demo:stage", "-F", listing)
-            .strip()
-            .splitlines()
+        # Two windows; the session opens on the teaser's.
+        windows = tmux(socket_name, "list-windows", "-t", "=durable-demo", "-F", "#{window_name}")
+        assert windows.split() == ["teaser", "stage"]
+        current = "#{window_name} #{@piece}"
+        assert tmux(socket_name, "display", "-p", "-t", "=durable-demo:", current).strip() == (
+            "teaser terminal 2: the teaser's counters"
+        )
+
+        # The teaser: terminals 2 and 3 side by side, the window's whole height, each in
+        # the folder the README's teaser goes to, at its prompt (the presenter types it).
+        counters = REPO / "durable-vs-volatile-execution"
+        folders = [str(counters / "volatile"), str(counters / "durable")]
+        teaser = wait_for(  # once each shell has run the lines typed into it
+            lambda: (
+                (t := panes_of(socket_name, "teaser"))
+                and [t[n]["pane_current_path"] for n in sorted(t)] == folders
+                and t
+            ),
+            10,
+            0.1,
+            "the teaser's terminals in their folders",
+        )
+        assert {n: p["@piece"] for n, p in teaser.items()} == {
+            2: "terminal 2: the teaser's counters",
+            3: "terminal 3: the durable counter's starter",
+        }
+        assert teaser[2]["pane_left"] == 0 < teaser[3]["pane_left"], teaser
+        for pane in teaser.values():  # 200x50 until a terminal attaches: about 100x49 each
+            assert pane["pane_height"] >= pane["window_height"] - 1, pane
+            assert pane["pane_width"] >= 95, pane
+
+        # The stage: 1 the server over 2 the worker on the left, 3 4 5 stacked on the right.
+        panes = panes_of(socket_name, "stage")
+        assert sorted(panes) == [1, 2, 3, 4, 5], panes
+        assert [panes[n]["@piece"] for n in sorted(panes)] == [
+            "terminal 1: Temporal dev server",
+            "terminal 2: hello-ip worker",
+            "terminal 3: the web app",
+            "terminal 4: stand-in services",
+            "terminal 5: a spare shell",
         ]
-        titles = [pane[0].split(":")[0] for pane in panes]
-        assert titles == ["server", "standin", "worker", "app", "shell"], panes
-        shells = {name: int(pane[1]) for name, pane in zip(titles, panes, strict=True)}
-        worker_pane = panes[2][3]
+        assert panes[1]["pane_left"] == panes[2]["pane_left"] == 0
+        assert panes[1]["pane_top"] < panes[2]["pane_top"], panes
+        assert panes[2]["pane_height"] >= 0.6 * panes[2]["window_height"], panes[2]
+        right = [panes[n] for n in (3, 4, 5)]
+        assert all(p["pane_left"] > 0 for p in right), right
+        assert [p["pane_top"] for p in right] == sorted(p["pane_top"] for p in right), right
+        names = {1: "server", 2: "worker", 3: "app", 4: "standin", 5: "shell"}
+        shells = {names[n]: pane["pane_pid"] for n, pane in panes.items()}
+        worker_pane = panes[2]["pane_id"]
 
         pieces = {  # what each pane's shell should be running, by its command line
             "server": lambda a: a[1:3] == ["server", "start-dev"] and str(db) in a,
@@ -235,23 +321,49 @@ def test_present_builds_the_stage_in_tmux_and_reset_closes_it(tmp_path):
             raise AssertionError(f"the panes run {found}") from None
         pids = list(running.values())
         paths = {  # where each pane's shell is now: it typed `cd hello-ip` as the README says
-            pane[0].split(":")[0]: pane[2]
-            for pane in (
-                line.split("\t")
-                for line in tmux(
-                    socket_name, "list-panes", "-t", "=durable-demo:stage", "-F", listing
-                )
-                .strip()
-                .splitlines()
-            )
+            names[n]: pane["pane_current_path"]
+            for n, pane in panes_of(socket_name, "stage").items()
         }
         assert paths["server"] == str(REPO) and paths["worker"] == str(HELLO_DIR), paths
         assert not any(piece(n, "shell") for n in pieces)  # the spare shell runs none of them
+        for pane in teaser.values():  # nor do the teaser's terminals, until the teaser
+            assert children(pane["pane_pid"]) == [], [
+                argv_of(k) for k in children(pane["pane_pid"])
+            ]
         worker_env = environ_of(running["worker"])
         assert worker_env["IP_SERVICE_URL"] == f"http://127.0.0.1:{standin}"
         assert worker_env["TEMPORAL_ADDRESS"] == f"localhost:{server}"
-        shown = "#{pane_index} #{pane_title} | #{pane_current_command} | #{pane_pid}"
-        print(tmux(socket_name, "list-panes", "-F", shown))  # for the record (pytest -s)
+        shown = "#{window_name} #{@piece} | #{pane_current_command} | #{pane_pid}"
+        print(tmux(socket_name, "list-panes", "-s", "-t", "=durable-demo", "-F", shown))
+
+        # The teaser, as the README gives it from its folders, against terminal 1's server.
+        two, three = teaser[2]["pane_id"], teaser[3]["pane_id"]
+        type_line(socket_name, two, "python counter.py")
+        shows(socket_name, two, "2")
+        tmux(socket_name, "send-keys", "-t", two, "C-c")
+        type_line(socket_name, two, "cd ../durable")
+        type_line(socket_name, two, "python worker.py")
+        wait_for(lambda: port_open(server), 30, 0.2, "the dev server")
+        # The counter's worker: its own start line, after the volatile counter's lines.
+        started = line_where(socket_name, two, lambda line: line.endswith("python worker.py"))
+        is_start = lambda line: line.startswith("Starting the worker (")  # noqa: E731
+        line_where(socket_name, two, is_start, 30, started)
+        type_line(socket_name, three, "python starter.py")
+        shows(
+            socket_name,
+            three,
+            "Started the count (workflow id durable-counter). Watch the worker's terminal.",
+        )
+        shows(socket_name, two, "Counted to 10.", 40, started)
+        tmux(socket_name, "send-keys", "-t", two, "C-c")  # the README: stop the counter's worker
+        shows(socket_name, two, "Worker stopped.", 15, started)
+        # Then Ctrl-b n (tmux's next-window) goes to the stage's window.
+        keys = tmux(socket_name, "list-keys", "-T", "prefix", "n")
+        assert keys.split()[-1] == "next-window", keys
+        tmux(socket_name, "next-window", "-t", "=durable-demo")
+        assert tmux(socket_name, "display", "-p", "-t", "=durable-demo:", "#{window_name}") == (
+            "stage\n"
+        )
 
         # The whole stage works: a greeting, through the stand-in services.
         wait_for(lambda: port_open(app) and port_open(server), 30, 0.2, "the server and app")
@@ -332,23 +444,50 @@ def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_pat
         assert f"Already in use: app port {app}." in out.output, out.output
     assert "tmux is not installed" not in busy_by_hand.output
 
-    by_hand = run_tool("present.py", "--offline", env={"PATH": str(no_tmux)})
+    # On free ports, not the README's: a stage may be running there (a presenter rehearsing).
+    server, ui, app, standin = free_ports(4)
+    moved = ["--server-port", server, "--ui-port", ui, "--app-port", app, "--standin-port", standin]
+    by_hand = run_tool("present.py", "--offline", *moved, env={"PATH": str(no_tmux)})
     assert by_hand.returncode == 0, by_hand.output
     assert "tmux is not installed" in by_hand.output
-    # Each terminal: the venv, the folder, offline.sh where a worker runs, the command last
+    # Each terminal: the venv, the folder, the settings where a worker runs, the command last
     # (so that Up then Enter starts it again).
-    terminals = re.split(r"^  \d\. ", by_hand.output, flags=re.M)[1:]
-    typed = [
-        [line.strip() for line in t.splitlines()[1:] if line.startswith(" ")] for t in terminals
-    ]
-    activate = "source .venv/bin/activate"
-    assert typed == [
-        [activate, "temporal server start-dev --ui-port 8080 --db-filename temporal.db"],
-        [activate, "cd hello-ip", "python standin.py"],
-        [activate, "cd hello-ip", "source offline.sh", "python worker.py"],
-        [activate, "cd hello-ip", "python app.py"],
-        [activate, "cd hello-ip", "source offline.sh"],
+    activate = present.activate_line()  # this venv's, as the subprocess's
+    temporal = [f"export TEMPORAL_ADDRESS=localhost:{server}"]
+    temporal += [f"export TEMPORAL_UI_URL=http://localhost:{ui}"]
+    services = [f"export IP_SERVICE_URL=http://127.0.0.1:{standin}"]
+    services += [f"export GEO_SERVICE_URL=http://127.0.0.1:{standin}/json"]
+    server_line = f"temporal server start-dev --ui-port {ui} --db-filename temporal.db"
+    assert typed_by_hand(by_hand.output) == [
+        (1, [activate, f"{server_line} --port {server}"]),
+        (2, [activate, "cd hello-ip", *temporal, *services, "python worker.py"]),
+        (3, [activate, "cd hello-ip", *temporal, f"python app.py --port {app}"]),
+        (4, [activate, "cd hello-ip", f"python standin.py --port {standin}"]),
+        (5, [activate, "cd hello-ip", *temporal, *services]),
     ], by_hand.output
+
+
+def test_present_without_tmux_types_the_readmes_lines_on_the_readmes_ports():
+    """What present prints for the README's own ports: the README's lines, offline.sh included
+    (in-process: the ports' check is the test above's, and a stage may hold these ports)."""
+    layout = present.panes(stage.pieces(offline=True), offline=True)
+    activate = present.activate_line()
+    assert typed_by_hand(present.by_hand(layout)) == [
+        (1, [activate, "temporal server start-dev --ui-port 8080 --db-filename temporal.db"]),
+        (2, [activate, "cd hello-ip", "source offline.sh", "python worker.py"]),
+        (3, [activate, "cd hello-ip", "python app.py"]),
+        (4, [activate, "cd hello-ip", "python standin.py"]),
+        (5, [activate, "cd hello-ip", "source offline.sh"]),
+    ]
+
+
+def typed_by_hand(output: str) -> list[tuple[int, list[str]]]:
+    """Each terminal present prints without tmux: its README number and the lines typed."""
+    terminals = re.split(r"^  (\d)\. ", output, flags=re.M)[1:]
+    return [
+        (int(number), [line.strip() for line in text.splitlines()[1:] if line.startswith(" ")])
+        for number, text in zip(terminals[::2], terminals[1::2], strict=True)
+    ]
 
 
 # --- make reset ------------------------------------------------------------------------

@@ -140,7 +140,31 @@ def test_the_readmes_terminals_type_what_the_stage_declares():
 
     blocks = {"server": ["server"], "standin": ["standin"], "app": ["app"]}
     blocks["worker"] = ["worker-folder", "offline", "worker"]
-    assert list(guide.typed("activate").lines) == [activate_line()]
+    # The README's venv, wherever this suite's own venv is (another Python's may be elsewhere).
+    assert list(guide.typed("activate").lines) == [activate_line(venv=REPO / ".venv")]
     for piece in stage.pieces(offline=True):
         in_readme = [line for block in blocks[piece.name] for line in guide.typed(block).lines]
         assert in_readme == typed_lines(piece, offline=True)[1:], piece.name
+
+
+def test_make_present_numbers_and_places_the_terminals_as_the_readme_does():
+    """make present labels each pane with the README's terminal number, and opens the
+    teaser's terminals 2 and 3 where the README's teaser goes first (its `cd`, done)."""
+    import readme_script as guide
+    from demo_support import present, stage
+
+    pieces = stage.pieces(offline=True)
+    blocks = {"server": "server", "worker": "worker", "app": "app", "standin": "standin"}
+    blocks["shell"] = "second-worker"  # the spare shell: the Plus section's fifth terminal
+    numbers = {name: int(guide.typed(block).terminal) for name, block in blocks.items()}
+    layout = present.panes(pieces, offline=True)
+    assert {p["name"]: p["terminal"] for p in layout} == numbers
+    assert [p["terminal"] for p in layout] == [1, 2, 3, 4, 5]
+    first = {"counters": "volatile", "starter": "starter"}  # the teaser's blocks
+    teaser = present.teaser_panes(pieces)
+    assert [p["name"] for p in teaser] == list(first)
+    for pane in teaser:
+        block = guide.typed(first[pane["name"]])
+        assert pane["terminal"] == int(block.terminal), pane
+        assert pane["lines"][1:] == [block.lines[0]], (pane, block)
+        assert block.lines[0].startswith("cd "), block

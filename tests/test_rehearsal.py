@@ -270,7 +270,8 @@ def rehearsal(request, tmp_path_factory):
         pytest.skip("online rehearsal: icanhazip.com does not answer from here (no internet)")
     busy = [f"{port} ({what})" for port, what in PORTS.items() if port_busy(port)]
     if busy:
-        message = f"the README's ports are in use: {', '.join(busy)}"
+        taken = ", ".join(busy)
+        message = f"the README's ports are taken (a stage running? make reset stops it): {taken}"
         if os.environ.get("CI"):
             raise AssertionError(message)
         pytest.skip(message)

@@ -1,12 +1,26 @@
 """The README's Troubleshooting table: each row's message is what a presenter really sees."""
 
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from demo_support.harness import HELLO_DIR, REPO, free_port, internet, python_script, wait_for
+from demo_support import stage
+from demo_support.harness import (
+    HELLO_DIR,
+    REPO,
+    free_port,
+    internet,
+    port_open,
+    python_script,
+    wait_for,
+)
+from terminals import PROMPT, TMUX, Terminals, clean_env
 
 README = (REPO / "README.md").read_text()
 TABLE = README[README.index("## Troubleshooting") :]
@@ -107,3 +121,67 @@ def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, output.decode()
     assert b"Nothing changed." in output
     assert (repo / "temporal.db").exists()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_ctrl_z_then_bg_takes_the_dev_server_out_of_ctrl_cs_reach_and_fg_brings_it_back(
+    tmp_path, shell
+):
+    """The row, done in a real terminal (tmux): Ctrl-Z, `bg`, a Ctrl-C that stops nothing,
+    `fg`, a Ctrl-C that stops the server; then Up to its command starts it again."""
+    import psutil
+
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed (zsh is macOS's default shell: apt-get install zsh)")
+    folder = tmp_path / "terminal"
+    folder.mkdir()
+    terminals = Terminals(folder, clean_env(Path(sys.prefix)))
+    if shell == "zsh":
+        (tmp_path / ".zshrc").write_text(f"PS1='{PROMPT}'\n")
+        terminals.shell = f"env ZDOTDIR={shlex.quote(str(tmp_path))} zsh -i"
+    port, ui = free_port(), free_port()
+    command = f"temporal server start-dev --ui-port {ui} --db-filename temporal.db --port {port}"
+    said = row("`[1]+  Stopped")
+    paused = {"bash": said.split("`")[1], "zsh": said.split("`")[3]}[shell]
+    paused = r"\s+".join(map(re.escape, paused.removesuffix(" ...").split()))  # spaced as shown
+    found: list[psutil.Process] = []
+    try:
+        terminals.type("1", f"source {shlex.quote(sys.prefix)}/bin/activate")
+        terminals.type("1", command)
+        terminals.wait_for("1", "^Temporal Metrics:", 30, what="the dev server's banner")
+        wait_for(lambda: stage.is_temporal_server(port), 30, 0.5, "the dev server")
+        shell_pid = int(terminals.tmux("display", "-p", "-t", terminals.target("1"), "#{pane_pid}"))
+        found = [p for p in psutil.Process(shell_pid).children() if "start-dev" in p.cmdline()]
+        (server,) = found
+
+        terminals.keys("1", "C-z")  # the mistake: paused, not ended
+        terminals.wait_for("1", paused, what="the row's words")
+        assert server.status() == psutil.STATUS_STOPPED
+        assert not stage.is_temporal_server(port), "a paused server answers nothing"
+
+        terminals.type("1", "bg")  # runs on, in the background
+        wait_for(lambda: stage.is_temporal_server(port), 15, 0.5, "the server to answer again")
+        terminals.ctrl_c("1")  # reaches the shell, not the server
+        time.sleep(2)
+        assert server.is_running() and stage.is_temporal_server(port), "Ctrl-C stopped it"
+
+        terminals.type("1", "fg")  # the row's fix: in front again, and Ctrl-C stops it
+        time.sleep(0.5)
+        terminals.ctrl_c("1")
+        server.wait(20)
+        terminals.wait_idle("1")
+        assert not port_open(port)
+
+        # Up until its command shows (the last lines typed are fg and bg), then Enter.
+        terminals.keys("1", "Up", "Up", "Up")
+        terminals.wait_for("1", re.escape(command) + "$", 5, what="the command, recalled")
+        terminals.keys("1", "Enter")
+        wait_for(lambda: stage.is_temporal_server(port), 30, 0.5, "the dev server, again")
+        terminals.ctrl_c("1")
+        wait_for(lambda: not port_open(port), 20, 0.2, "the dev server to stop")
+    finally:
+        terminals.close()
+        for process in found:
+            if process.is_running():
+                process.kill()
