@@ -457,6 +457,17 @@ def test_on_windows_simulated_make_demo_stops_its_pieces_with_ctrl_break_the_ser
     ]
 
 
+def test_on_windows_simulated_the_harness_runs_scripts_in_a_group_and_ctrl_breaks_them(windows):
+    """The benchmark's and the history recorder's processes (harness.Proc); Windows has no
+    preexec_fn, which Proc passed before."""
+    from demo_support import harness
+
+    proc = harness.Proc([sys.executable, "worker.py"], cwd=REPO / "hello-ip")
+    assert_own_group(proc.popen)
+    assert proc.interrupt() == 0
+    assert windows.log == [("worker", CTRL_BREAK_EVENT)]
+
+
 @pytest.mark.skipif(sys.platform != "win32", reason="real Windows: the hosted CI's Windows job")
 def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly():
     """The panel's own code (control.Running, Supervisor.stop_all) on real pieces: the app
