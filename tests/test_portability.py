@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_support import present, stage
+from demo_support import present, reset, stage
 from demo_support.harness import REPO
 from demo_support.pythons import devcontainer
 
@@ -466,6 +466,49 @@ def test_on_windows_simulated_the_harness_runs_scripts_in_a_group_and_ctrl_break
     assert_own_group(proc.popen)
     assert proc.interrupt() == 0
     assert windows.log == [("worker", CTRL_BREAK_EVENT)]
+
+
+def test_on_windows_simulated_reset_terminates_what_it_found_and_sends_no_signal(
+    windows, monkeypatch, capsys
+):
+    """make reset stops another terminal's processes: no console event reaches them from
+    reset's console, so TerminateProcess (psutil's kill) there, in the same order."""
+    killed: list[int] = []
+    sent: list[tuple[int, int]] = []
+
+    class Process:  # psutil.Process, as reset uses it
+        def __init__(self, pid):
+            if pid in killed:
+                raise reset.psutil.NoSuchProcess(pid)
+            self.pid = pid
+
+        def status(self):
+            return reset.psutil.STATUS_RUNNING
+
+        def cmdline(self):
+            return found[self.pid].argv
+
+        def kill(self):
+            killed.append(self.pid)
+
+    monkeypatch.setattr(reset.psutil, "Process", Process)
+    monkeypatch.setattr(reset.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    roles = ["server", "worker", "make demo", "app", "standin"]
+    found = {
+        5000 + i: reset.Found(5000 + i, role, ["python", f"{role}.py"], "C:\\talk")
+        for i, role in enumerate(roles)
+    }
+    assert reset.stop(list(found.values())) == []
+    assert sent == [], "no os.kill: on Windows it would TerminateProcess with SIGINT's number"
+    assert [found[pid].role for pid in killed] == [
+        "make demo",
+        "app",
+        "worker",
+        "standin",
+        "server",
+    ]
+    out = capsys.readouterr().out
+    assert "Stopped the server (pid 5000, with TerminateProcess)." in out, out
 
 
 @pytest.mark.skipif(sys.platform != "win32", reason="real Windows: the hosted CI's Windows job")
