@@ -512,7 +512,7 @@ def test_on_windows_simulated_reset_terminates_what_it_found_and_sends_no_signal
 
 
 @pytest.mark.skipif(sys.platform != "win32", reason="real Windows: the hosted CI's Windows job")
-def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly():
+def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly(capsys):
     """The panel's own code (control.Running, Supervisor.stop_all) on real pieces: the app
     and the stand-in (the worker's SIGBREAK is the same handler, tests/test_clean_exit.py).
     Never run where this repository is developed: it needs Windows."""
@@ -525,13 +525,20 @@ def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly():
         if p.name in ports
     ]
     supervisor = control.Supervisor(pieces, {}, stage.port_in_use)
-    for running in supervisor.pieces.values():
-        running.spawn()
-    for name, port in ports.items():
-        harness.wait_for(lambda p=port: stage.port_in_use(p), 30, 0.2, f"the {name} to listen")
-    supervisor.stop_all(patience=15)
+    try:
+        for running in supervisor.pieces.values():
+            running.spawn()
+        for name, port in ports.items():
+            harness.wait_for(lambda p=port: stage.port_in_use(p), 30, 0.2, f"the {name} to listen")
+        supervisor.stop_all(patience=15)
+    finally:
+        for running in supervisor.pieces.values():
+            if running.running:
+                running.proc.kill()
     last = {"app": "App stopped.", "standin": "Stand-in services stopped: the network is down."}
     for name, running in supervisor.pieces.items():
-        lines = list(running.lines)
-        assert running.proc.returncode == 0, (name, running.proc.returncode, lines)
-        assert lines[-1] == last[name] and not any("Traceback" in line for line in lines), lines
+        harness.wait_for(lambda r=running: r.printed.is_set() and r.lines, 5, what="its lines")
+        harness.wait_for(lambda r=running, n=name: r.lines[-1] == last[n], 5, what=last[name])
+        assert running.proc.returncode == 0, (name, running.proc.returncode, list(running.lines))
+    out = capsys.readouterr().out
+    assert "Traceback" not in out, out
