@@ -7,7 +7,8 @@ It gives every script the same three habits:
   ``temporal.toml``), defaulting to the local dev server;
 * when Temporal cannot be reached, one clear line says where it tried and how
   to start the dev server, never a traceback;
-* Ctrl-C stops the script cleanly, and the process then leaves with
+* Ctrl-C stops the script cleanly (and so does SIGBREAK, make demo's Ctrl-C to
+  a piece on Windows), and the process then leaves with
   ``os._exit`` so that temporalio's Rust bridge is not torn down during
   interpreter finalisation (sdk-python issue #300: "Fatal Python error:
   PyGILState_Release" or a segfault at exit).
@@ -30,6 +31,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -165,15 +167,25 @@ async def run_worker(worker: Worker) -> int:
     return 0
 
 
+def stop_signals() -> list[int]:
+    """What stops a script as Ctrl-C does: SIGINT, SIGTERM and, on Windows, SIGBREAK.
+
+    On Windows, make demo's Ctrl-C to a piece is a CTRL_BREAK_EVENT (see interrupt()),
+    which Python raises as SIGBREAK.
+    """
+    sigbreak = getattr(signal, "SIGBREAK", None)  # Windows only
+    return [signal.SIGINT, signal.SIGTERM, *([sigbreak] if sigbreak is not None else [])]
+
+
 def on_ctrl_c(handler: Callable[[], None]) -> None:
-    """Call ``handler`` in the event loop on Ctrl-C (SIGINT) and SIGTERM.
+    """Call ``handler`` in the event loop on Ctrl-C (SIGINT), SIGTERM and SIGBREAK.
 
     The loop's own signal handlers where it has them (Linux, macOS); on Windows,
     whose event loops raise NotImplementedError for add_signal_handler, Python's
     signal module, handing the call over to the loop.
     """
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in stop_signals():
         try:
             loop.add_signal_handler(sig, handler)
         except NotImplementedError:
@@ -207,8 +219,51 @@ def ctrl_c_works() -> None:
 
     A process started in the background by a non-interactive shell inherits
     SIGINT ignored; Python then leaves it that way and Ctrl-C does nothing.
+    On Windows, SIGBREAK too (make demo's Ctrl-C to a piece there): without
+    this, Windows would end the process at once, its last lines unsaid.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in stop_signals():
+        if sig != signal.SIGTERM:  # SIGTERM keeps its default: it ends a script at once
+            signal.signal(sig, signal.default_int_handler)
+
+
+# --- Ctrl-C to a child, the platform's way (make demo, its panel, the harness) --------
+
+
+def on_windows() -> bool:
+    return sys.platform == "win32"
+
+
+def own_process_group() -> dict:
+    """Popen arguments that keep a terminal's Ctrl-C for the parent, which stops the child.
+
+    Linux, macOS: a session of its own. Windows ignores start_new_session: a process
+    group of its own there, where Ctrl-C is disabled and CTRL_BREAK_EVENT reaches it alone.
+    """
+    if on_windows():
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def interrupt(proc: subprocess.Popen) -> str:
+    """Ctrl-C to a child started in its own group; returns what was sent, by name.
+
+    Windows' Popen.send_signal refuses SIGINT (only SIGTERM, CTRL_C_EVENT and
+    CTRL_BREAK_EVENT), and a CTRL_C_EVENT cannot be sent to one group. CTRL_BREAK_EVENT
+    can: Python raises it as SIGBREAK (stop_signals()), and Go's runtime (the temporal
+    CLI) as os.Interrupt, as it does Ctrl-C.
+    """
+    if on_windows():
+        proc.send_signal(signal.CTRL_BREAK_EVENT)
+        return "CTRL_BREAK_EVENT"
+    proc.send_signal(signal.SIGINT)
+    return "SIGINT"
+
+
+def kill(proc: subprocess.Popen) -> str:
+    """kill -9: Popen.kill() is SIGKILL, and TerminateProcess on Windows; returns which."""
+    proc.kill()
+    return "TerminateProcess" if on_windows() else "SIGKILL"
 
 
 def short_error(message: str) -> str:

@@ -4,6 +4,8 @@ The supervisor runs the stage's pieces (stage.pieces()), keeps each one's last
 output lines, and does to a piece what a presenter does in its terminal:
 Ctrl-C (SIGINT), kill -9 (SIGKILL), or start it again (the same command: the
 server with the same database file). It only ever signals processes it started.
+On Windows, each piece runs in a process group of its own and Ctrl-C is a
+CTRL_BREAK_EVENT to that group, kill -9 a TerminateProcess (demo_support.interrupt).
 
 The control port is an HTTP server on 127.0.0.1 (never another interface) that
 answers only requests carrying the stage's token. The app (hello-ip/app.py)
@@ -24,6 +26,8 @@ import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import demo_support
 
 ACTIONS = {"interrupt": "Ctrl-C", "kill": "kill -9", "start": "start"}
 LINES_KEPT = 6
@@ -59,7 +63,8 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C reaches the stage only; it stops the pieces in order
+            # Ctrl-C reaches the stage only; it stops the pieces in order (stop_all).
+            **demo_support.own_process_group(),
         )
         self.started_at = time.monotonic()
         self.printed.clear()
@@ -121,10 +126,10 @@ class Running:
                 raise Refused(f"The {name} is not running: nothing to stop.")
             self.stopped_on_purpose = True
             if action == "interrupt":
-                self.proc.send_signal(signal.SIGINT)
-                return f"Sent Ctrl-C (SIGINT) to the {name} (pid {self.proc.pid})."
-            self.proc.kill()
-            return f"Sent kill -9 (SIGKILL) to the {name} (pid {self.proc.pid})."
+                sent = demo_support.interrupt(self.proc)
+                return f"Sent Ctrl-C ({sent}) to the {name} (pid {self.proc.pid})."
+            sent = demo_support.kill(self.proc)
+            return f"Sent kill -9 ({sent}) to the {name} (pid {self.proc.pid})."
 
 
 class Supervisor:
@@ -143,6 +148,18 @@ class Supervisor:
         if name not in self.pieces:
             raise ValueError(f"Unknown piece {name!r}: one of {', '.join(self.pieces)}.")
         return self.pieces[name].press(action)
+
+    def stop_all(self, patience: float = 15) -> None:
+        """Ctrl-C each running piece, the last started first (the server last); kill -9
+        one that is still running after ``patience`` seconds."""
+        for running in reversed(self.pieces.values()):
+            proc = running.proc
+            if proc is not None and proc.poll() is None:
+                demo_support.interrupt(proc)
+                try:
+                    proc.wait(patience)
+                except subprocess.TimeoutExpired:
+                    demo_support.kill(proc)
 
     def died(self) -> list[Running]:
         """Pieces that stopped by themselves (not from the panel)."""

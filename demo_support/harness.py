@@ -1,4 +1,5 @@
-"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT.
+"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT
+(on Windows, CTRL_BREAK_EVENT: demo_support.interrupt).
 
 The tests drive the stage with it, and so do the benchmark and the history recorder.
 """
@@ -16,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import demo_support
 from demo_support import stage
 
 REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
@@ -74,6 +76,14 @@ def _restore_sigint() -> None:
     os.setpgrp()  # a group of its own, so the test's own Ctrl-C does not reach it
 
 
+def _own_group() -> dict:
+    """Popen arguments: _restore_sigint where there is one; Windows has no preexec_fn,
+    and a process group of its own there (demo_support.own_process_group)."""
+    if demo_support.on_windows():
+        return demo_support.own_process_group()
+    return {"preexec_fn": _restore_sigint}
+
+
 # Where Proc keeps each process's output. The tests set it to a folder of
 # pytest's own (tmp_path_factory, cleaned up by pytest); scripts leave it unset.
 OUTPUT_ROOT: Path | None = None
@@ -96,7 +106,7 @@ class Proc:
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_restore_sigint,
+                **_own_group(),
             )
         self.started = time.monotonic()
 
@@ -130,7 +140,7 @@ class Proc:
 
     def interrupt(self, timeout: float = 15) -> int:
         """Ctrl-C, then wait for the process to end."""
-        self.popen.send_signal(signal.SIGINT)
+        demo_support.interrupt(self.popen)
         return self.wait(timeout)
 
     def kill(self) -> int:
@@ -150,7 +160,7 @@ class Proc:
 
     def stop(self) -> None:
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
+            demo_support.interrupt(self.popen)
             try:
                 self.popen.wait(10)
             except subprocess.TimeoutExpired:
@@ -218,9 +228,13 @@ class DevServer:
         )  # fmt: skip
         return probe.returncode == 0
 
-    def stop(self, sig: int = signal.SIGINT) -> None:
+    def stop(self, sig: int | None = None) -> None:
+        """Ctrl-C (the platform's way), or the signal given (SIGKILL: the tests' kill -9)."""
         if self.proc and self.proc.popen.poll() is None:
-            self.proc.popen.send_signal(sig)
+            if sig is None:
+                demo_support.interrupt(self.proc.popen)
+            else:
+                self.proc.popen.send_signal(sig)
             self.proc.wait(20)
 
     def restart(self) -> DevServer:
@@ -427,7 +441,8 @@ class DemoStage:
     """`make demo --offline` (python -m demo_support.stage) on free ports, as a subprocess.
 
     With ``repo``, it runs from a copy of the repository (demo 5 edits hello-ip there).
-    Stop it with stop(): Ctrl-C, never SIGKILL (its pieces live in sessions of their own).
+    Stop it with stop(): Ctrl-C, never kill -9 (its pieces live in sessions, on Windows
+    process groups, of their own: they would outlive it).
     """
 
     def __init__(self, db_dir: Path, repo: Path = REPO, offline: bool = True):

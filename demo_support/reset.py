@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+import demo_support
 from demo_support import run_tool, stage
 from demo_support.present import Tmux, TmuxError
 
@@ -182,20 +183,45 @@ def alive(found: Found) -> bool:
         return False
 
 
+def escalation(role: str) -> list[tuple[str, float]]:
+    """How make reset stops a process of this role: each step, and how long it then waits.
+
+    Linux, macOS: Ctrl-C (SIGINT), as a presenter would, then SIGTERM, then SIGKILL.
+    Windows has no Ctrl-C for another terminal's process: a console event reaches only
+    the processes of reset's own console, and one sent to a process that leads no process
+    group goes to that whole console, reset included (microsoft/terminal#335). So
+    TerminateProcess there (what Popen.kill() does); the database goes anyway.
+    """
+    if demo_support.on_windows():
+        return [("TerminateProcess", 5.0)]
+    return [("SIGINT", PATIENCE.get(role, 10.0)), ("SIGTERM", 5.0), ("SIGKILL", 5.0)]
+
+
+def send(pid: int, step: str) -> None:
+    """One step of escalation(); ProcessLookupError or PermissionError when it cannot."""
+    if step != "TerminateProcess":
+        os.kill(pid, getattr(signal, step))
+        return
+    try:
+        psutil.Process(pid).kill()  # TerminateProcess; psutil checks the pid is still that process
+    except psutil.NoSuchProcess:
+        raise ProcessLookupError(pid) from None
+    except psutil.AccessDenied:
+        raise PermissionError(pid) from None
+
+
 def stop(processes: list[Found]) -> list[str]:
     """Ctrl-C each group in turn, as a presenter would; escalate when one hangs."""
     problems = []
     others = sorted({f.role for f in processes} - set(ORDER))  # a piece stage.py gained later
     for role in [*ORDER[:-1], *others, ORDER[-1]]:  # the server last
         group = [f for f in processes if f.role == role and alive(f)]
-        escalation = [(signal.SIGINT, PATIENCE.get(role, 10.0))]
-        escalation += [(signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)]
-        for sig, patience in escalation:
+        for step, patience in escalation(role):
             if not group:
                 break
             for f in group:
                 try:
-                    os.kill(f.pid, sig)
+                    send(f.pid, step)
                 except ProcessLookupError:
                     pass
                 except PermissionError:
@@ -203,7 +229,7 @@ def stop(processes: list[Found]) -> list[str]:
             deadline = time.monotonic() + patience
             while any(alive(f) for f in group) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            how = "" if sig == signal.SIGINT else f", with {signal.Signals(sig).name}"
+            how = "" if step == "SIGINT" else f", with {step}"
             for f in group:
                 if not alive(f):
                     print(f"Stopped the {f.role} (pid {f.pid}{how}).")

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import demo_support
 from demo_support import control
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,8 +172,8 @@ def main() -> int:
     def stop_all(*_):
         stopping.set()
 
-    signal.signal(signal.SIGINT, stop_all)
-    signal.signal(signal.SIGTERM, stop_all)
+    for sig in demo_support.stop_signals():  # Ctrl-C, SIGTERM, and Ctrl-Break on Windows
+        signal.signal(sig, stop_all)
     if reuse_server:
         print(
             f"Using the Temporal dev server already running on localhost:{args.server_port}"
@@ -206,14 +207,7 @@ def main() -> int:
             stopping.wait(0.5)
     finally:
         panel.shutdown()
-        for running in reversed(supervisor.pieces.values()):  # the server last
-            proc = running.proc
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        supervisor.stop_all()  # the server last
         print("Everything stopped.", flush=True)
     return 0
 

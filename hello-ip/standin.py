@@ -12,6 +12,7 @@ GET /calls says how many calls each service answered (the page shows it).
 
 import argparse
 import ipaddress
+import signal
 import sys
 import time
 
@@ -81,6 +82,8 @@ def main() -> None:
     # In a terminal of its own, Ctrl-C here is the bonus demo's network outage
     # (under `make demo`, with no terminal of its own, Ctrl-C stops everything).
     hint = " Ctrl-C cuts the network." if sys.stdin.isatty() else ""
+    if hasattr(signal, "SIGBREAK"):  # Windows: make demo's Ctrl-C to it is a Ctrl-Break
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
     print(
         f"Stand-in services on http://{args.host}:{args.port} "
         f"(IP {args.ip}, geolocation {args.host}:{args.port}/json/<ip>).{hint}",

@@ -7,17 +7,20 @@
 """
 
 import importlib.util
+import io
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
-from demo_support import present, stage
+from demo_support import present, reset, stage
 from demo_support.harness import REPO
 from demo_support.pythons import devcontainer
 
@@ -293,3 +296,254 @@ def test_the_dev_container_has_the_types_of_the_spec(tmp_path):
     wrong["portsAttributes"]["8000"]["onAutoForward"] = "nofity"
     out = type_check(wrong, tmp_path)
     assert out.returncode != 0 and '"nofity"' in out.stdout, out.stdout
+
+
+# --- make demo on Windows: a process group per piece, Ctrl-C as CTRL_BREAK_EVENT ----------
+# Simulated here (Linux): sys.platform says win32, Windows' constants are set where Linux
+# has none, and subprocess.Popen is WindowsPopen below, which accepts what Windows' Popen
+# accepts. What the pieces do with the CTRL_BREAK_EVENT (Python raises SIGBREAK) is
+# simulated in tests/test_clean_exit.py; the hosted CI's Windows job runs the real one here.
+
+CTRL_C_EVENT, CTRL_BREAK_EVENT, CREATE_NEW_PROCESS_GROUP = 0, 1, 0x200  # Windows' values
+
+
+class WindowsPopen:
+    """A stand-in for Windows' subprocess.Popen that records what it is asked.
+
+    As CPython's Windows Popen does, send_signal accepts only SIGTERM, CTRL_C_EVENT and
+    CTRL_BREAK_EVENT (ValueError otherwise) and preexec_fn is refused. The child "stops
+    cleanly" (exit 0) on CTRL_BREAK_EVENT; kill() is TerminateProcess (exit 1).
+    """
+
+    started: list["WindowsPopen"] = []
+    log: list[tuple[str, object]] = []  # (piece, what it was sent), in order
+    listening: set[int] = set()
+
+    def __init__(self, args, **kwargs):
+        if kwargs.get("preexec_fn") is not None:
+            raise ValueError("preexec_fn is not supported on Windows platforms")
+        self.args, self.kwargs = [str(a) for a in args], kwargs
+        self.name = Path(self.args[1]).stem if len(self.args) > 1 else self.args[0]
+        if "start-dev" in self.args:
+            self.name = "server"
+        self.pid, self.returncode = 4000 + len(self.started), None
+        self.stdout = io.BytesIO(b"ready\n")
+        self.port = int(self.args[self.args.index("--port") + 1]) if "--port" in self.args else 0
+        self.listening.add(self.port)
+        self.started.append(self)
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout=None):
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def _stopped(self, code: int) -> None:
+        self.returncode = code
+        self.listening.discard(self.port)
+
+    def send_signal(self, sig):
+        if self.returncode is not None:
+            return
+        if sig not in (signal.SIGTERM, CTRL_C_EVENT, CTRL_BREAK_EVENT):
+            raise ValueError(f"Unsupported signal: {sig}")
+        self.log.append((self.name, sig))
+        if sig == CTRL_BREAK_EVENT:
+            self._stopped(0)
+
+    def kill(self):
+        self.log.append((self.name, "TerminateProcess"))
+        self._stopped(1)
+
+
+@pytest.fixture
+def windows(monkeypatch):
+    """sys.platform, Windows' constants and Popen, as on Windows (the real ones there)."""
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(signal, "CTRL_C_EVENT", CTRL_C_EVENT, raising=False)
+    monkeypatch.setattr(signal, "CTRL_BREAK_EVENT", CTRL_BREAK_EVENT, raising=False)
+    monkeypatch.setattr(subprocess, "CREATE_NEW_PROCESS_GROUP", CREATE_NEW_PROCESS_GROUP, False)
+    monkeypatch.setattr(subprocess, "Popen", WindowsPopen)
+    WindowsPopen.started, WindowsPopen.log, WindowsPopen.listening = [], [], set()
+    return WindowsPopen
+
+
+def assert_own_group(popen: WindowsPopen) -> None:
+    assert popen.kwargs.get("creationflags") == CREATE_NEW_PROCESS_GROUP, popen.kwargs
+    assert "start_new_session" not in popen.kwargs, "Windows ignores it: say what happens"
+
+
+def test_on_windows_simulated_the_panel_sends_ctrl_break_and_terminate_never_sigint(windows):
+    from demo_support import control
+
+    pieces = stage.pieces(offline=True, server_port=21001, app_port=21002, standin_port=21003)
+    supervisor = control.Supervisor(pieces, {}, lambda port: port in windows.listening)
+    for running in supervisor.pieces.values():
+        running.spawn()
+    worker = supervisor.pieces["worker"]
+    assert worker.printed.wait(5), "the worker's first line makes it running"
+    for popen in windows.started:
+        assert_own_group(popen)
+
+    message = supervisor.press("worker", "interrupt")  # Ctrl-C
+    assert message == f"Sent Ctrl-C (CTRL_BREAK_EVENT) to the worker (pid {worker.proc.pid})."
+    assert worker.describe()["state"] == "stopped" and worker.describe()["exit"] == 0
+    message = supervisor.press("server", "kill")  # kill -9
+    assert message.startswith("Sent kill -9 (TerminateProcess) to the server (pid ")
+    assert windows.log == [("worker", CTRL_BREAK_EVENT), ("server", "TerminateProcess")]
+
+    assert supervisor.press("worker", "start").startswith("Started the worker again")  # Start
+    assert_own_group(windows.started[-1])
+    assert supervisor.died() == [], "pieces stopped from the panel do not stop the stage"
+    # The check can fail: SIGINT is what Windows' Popen refuses.
+    with pytest.raises(ValueError, match="Unsupported signal"):
+        windows.started[-1].send_signal(signal.SIGINT)
+
+
+@pytest.fixture
+def signal_handlers():
+    """The stage installs its own handlers in this process: put pytest's back afterwards."""
+    signals = [signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", signal.SIGTERM)]
+    saved = {sig: signal.getsignal(sig) for sig in signals}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("key", ["ctrl-c", "ctrl-break"])
+def test_on_windows_simulated_make_demo_stops_its_pieces_with_ctrl_break_the_server_last(
+    windows, signal_handlers, monkeypatch, capsys, key
+):
+    """`python -m demo_support.stage --offline`, in this process: its pieces are WindowsPopens.
+
+    The key the presenter presses in the stage's console is a signal raised in this process:
+    SIGINT for Ctrl-C; for Ctrl-Break, SIGBREAK (off Windows, SIGUSR1 stands in for it)."""
+    import threading
+
+    from demo_support import harness
+
+    if key == "ctrl-break" and not hasattr(signal, "SIGBREAK"):
+        monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)
+    pressed = signal.SIGINT if key == "ctrl-c" else signal.SIGBREAK
+    monkeypatch.setattr(stage, "temporal_cli", lambda: "temporal")
+    monkeypatch.setattr(stage, "port_in_use", lambda port: port in windows.listening)
+    monkeypatch.setattr(stage, "is_temporal_server", lambda port: False)
+    argv = ["stage", "--offline"]
+    for name in ("server", "ui", "app", "standin"):
+        argv += [f"--{name}-port", str(harness.free_port())]
+    monkeypatch.setattr(sys, "argv", argv)
+
+    started, log, done = windows.started, windows.log, threading.Event()
+
+    def press_the_key():
+        harness.wait_for(lambda: len(started) == 4, 15, what="four pieces")
+        time.sleep(0.3)  # the stage prints Ready
+        signal.raise_signal(pressed)
+        if not done.wait(10) and not log:  # the stage did not hear the key: end it otherwise
+            started[2]._stopped(1)  # the worker dies by itself
+
+    signal.signal(pressed, lambda *_: None)  # should the stage not handle it, the test goes on
+    threading.Thread(target=press_the_key, daemon=True).start()
+    try:
+        assert stage.main() == 0
+    finally:
+        done.set()
+    out = capsys.readouterr().out
+    assert "stopping the rest" not in out, f"the stage did not hear {key}:\n{out}"
+    assert "Ready: the app at" in out and out.rstrip().endswith("Everything stopped."), out
+    assert [p.name for p in windows.started] == ["server", "standin", "worker", "app"]
+    for popen in windows.started:
+        assert_own_group(popen)
+    # Ctrl-C reached the stage alone (the pieces' groups ignore it); it stops them in turn.
+    assert windows.log == [
+        (name, CTRL_BREAK_EVENT) for name in ("app", "worker", "standin", "server")
+    ]
+
+
+def test_on_windows_simulated_the_harness_runs_scripts_in_a_group_and_ctrl_breaks_them(windows):
+    """The benchmark's and the history recorder's processes (harness.Proc); Windows has no
+    preexec_fn, which Proc passed before."""
+    from demo_support import harness
+
+    proc = harness.Proc([sys.executable, "worker.py"], cwd=REPO / "hello-ip")
+    assert_own_group(proc.popen)
+    assert proc.interrupt() == 0
+    assert windows.log == [("worker", CTRL_BREAK_EVENT)]
+
+
+def test_on_windows_simulated_reset_terminates_what_it_found_and_sends_no_signal(
+    windows, monkeypatch, capsys
+):
+    """make reset stops another terminal's processes: no console event reaches them from
+    reset's console, so TerminateProcess (psutil's kill) there, in the same order."""
+    killed: list[int] = []
+    sent: list[tuple[int, int]] = []
+
+    class Process:  # psutil.Process, as reset uses it
+        def __init__(self, pid):
+            if pid in killed:
+                raise reset.psutil.NoSuchProcess(pid)
+            self.pid = pid
+
+        def status(self):
+            return reset.psutil.STATUS_RUNNING
+
+        def cmdline(self):
+            return found[self.pid].argv
+
+        def kill(self):
+            killed.append(self.pid)
+
+    monkeypatch.setattr(reset.psutil, "Process", Process)
+    monkeypatch.setattr(reset.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+    roles = ["server", "worker", "make demo", "app", "standin"]
+    found = {
+        5000 + i: reset.Found(5000 + i, role, ["python", f"{role}.py"], "C:\\talk")
+        for i, role in enumerate(roles)
+    }
+    assert reset.stop(list(found.values())) == []
+    assert sent == [], "no os.kill: on Windows it would TerminateProcess with SIGINT's number"
+    assert [found[pid].role for pid in killed] == [
+        "make demo",
+        "app",
+        "worker",
+        "standin",
+        "server",
+    ]
+    out = capsys.readouterr().out
+    assert "Stopped the server (pid 5000, with TerminateProcess)." in out, out
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="real Windows: the hosted CI's Windows job")
+def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly(capsys):
+    """The panel's own code (control.Running, Supervisor.stop_all) on real pieces: the app
+    and the stand-in (the worker's SIGBREAK is the same handler, tests/test_clean_exit.py).
+    Never run where this repository is developed: it needs Windows."""
+    from demo_support import control, harness
+
+    ports = {"app": harness.free_port(), "standin": harness.free_port()}
+    pieces = [
+        p
+        for p in stage.pieces(offline=True, app_port=ports["app"], standin_port=ports["standin"])
+        if p.name in ports
+    ]
+    supervisor = control.Supervisor(pieces, {}, stage.port_in_use)
+    try:
+        for running in supervisor.pieces.values():
+            running.spawn()
+        for name, port in ports.items():
+            harness.wait_for(lambda p=port: stage.port_in_use(p), 30, 0.2, f"the {name} to listen")
+        supervisor.stop_all(patience=15)
+    finally:
+        for running in supervisor.pieces.values():
+            if running.running:
+                running.proc.kill()
+    last = {"app": "App stopped.", "standin": "Stand-in services stopped: the network is down."}
+    for name, running in supervisor.pieces.items():
+        harness.wait_for(lambda r=running: r.printed.is_set() and r.lines, 5, what="its lines")
+        harness.wait_for(lambda r=running, n=name: r.lines[-1] == last[n], 5, what=last[name])
+        assert running.proc.returncode == 0, (name, running.proc.returncode, list(running.lines))
+    out = capsys.readouterr().out
+    assert "Traceback" not in out, out
