@@ -26,9 +26,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from demo_support import missing_package, run_tool, stage
 
-from demo_support import run_tool, stage
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    from packaging.requirements import Requirement
+except ImportError as err:
+    missing_package(err, "make check")
 
 MIN_PYTHON = (3, 10)
 REQUIREMENTS = stage.REPO / "requirements.txt"
