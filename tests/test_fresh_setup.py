@@ -25,6 +25,7 @@ non-zero; after it (the file's last tests), they answer `--help` too. The instal
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import shlex
@@ -202,7 +203,7 @@ def run(line: str, repo: Path, folder: str = ".", env=None, timeout: float = TIM
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory) -> Path:
+def fresh(tmp_path_factory):
     """The clone, after exactly the README's Setup, typed in bash with no venv active."""
     repo = copy_as_a_clone(tmp_path_factory.mktemp("fresh-laptop"))
     started = time.monotonic()
@@ -214,7 +215,21 @@ def fresh(tmp_path_factory) -> Path:
     print(f"The README's Setup took {time.monotonic() - started:.0f} s")
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert not TRACEBACK.search(setup.stdout + setup.stderr)
-    return repo
+    yield repo
+    stop_what_runs_from(repo)
+
+
+def stop_what_runs_from(repo: Path) -> None:
+    """A command that started a server when asked for --help (a test failed) may have left it
+    in a session of its own, out of reach of its process group: whatever runs from the
+    clone's venv, or in the clone, goes."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        argv, cwd = process.info["cmdline"] or [""], process.info["cwd"] or "/"
+        if Path(argv[0]).is_relative_to(repo) or Path(cwd).is_relative_to(repo):
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
 
 def test_the_setup_installs_this_clone_and_leaves_it_clean(fresh):
