@@ -35,6 +35,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
@@ -344,6 +345,24 @@ def run_tool(main: Callable[[], int], name: str, interrupted: str = "Interrupted
     with contextlib.suppress(BrokenPipeError):
         _exit(code)
     os._exit(code)
+
+
+def missing_package(err: ImportError, tool: str, maintainer: bool = False) -> NoReturn:
+    """A tool's package is not installed: one line saying what to install, exit status 1.
+
+    Called where the tool imports it, before anything else runs (run_tool's guard comes
+    later): the presenter's tools need requirements.txt (a .venv made before it pinned their
+    packages), a maintainer's needs requirements-dev.txt.
+    """
+    package = err.name or str(err)
+    if maintainer:
+        raise SystemExit(
+            f"{tool} is a maintainer's tool: pip install -r requirements-dev.txt"
+            f" (it needs {package})"
+        )
+    raise SystemExit(
+        f"{tool} needs {package}, which this environment lacks: pip install -r requirements.txt"
+    )
 
 
 def _exit(code: int) -> None:

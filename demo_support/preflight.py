@@ -26,9 +26,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from demo_support import missing_package, run_tool, stage
 
-from demo_support import run_tool, stage
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    from packaging.requirements import Requirement
+except ImportError as err:
+    missing_package(err, "make check")
 
 MIN_PYTHON = (3, 10)
 REQUIREMENTS = stage.REPO / "requirements.txt"
@@ -323,12 +326,18 @@ def check_internet(timeout: float) -> Result:
     if not reasons:
         return Result(OK, "internet: icanhazip.com and ip-api.com answer")
     text = "; ".join(f"{' and '.join(names)}: {why}" for why, names in reasons.items())
-    env = " ".join(f"{k}={v}" for k, v in stage.OFFLINE_ENV.items())
-    return Result(
-        WARN,
-        f"internet: {text}",
-        "use the offline mode: make demo OFFLINE=1 (or make present OFFLINE=1); by hand, "
-        f"python standin.py in hello-ip/, and the worker with {env} python worker.py",
+    return Result(WARN, f"internet: {text}", offline_fix())
+
+
+def offline_fix(windows: bool = sys.platform == "win32") -> str:
+    """The README's offline mode, as this machine's shell types it."""
+    if windows:
+        stage_command, script = "python -m demo_support.stage --offline", ". .\\offline.ps1"
+    else:
+        stage_command, script = "make demo OFFLINE=1", "source offline.sh"
+    return (
+        f"use the offline mode: {stage_command}; by hand, {script} in the worker's terminal"
+        " before python worker.py, and python standin.py in a fourth terminal (both in hello-ip/)"
     )
 
 

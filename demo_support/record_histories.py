@@ -9,6 +9,7 @@ the files by hand.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -69,7 +70,9 @@ def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str 
         stage.stop()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    formatter = argparse.RawDescriptionHelpFormatter  # it has no options: its help is its doc
+    argparse.ArgumentParser(description=__doc__, formatter_class=formatter).parse_args(argv)
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it

@@ -29,11 +29,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 import demo_support
-from demo_support import run_tool, stage
+from demo_support import missing_package, run_tool, stage
 from demo_support.present import Tmux, TmuxError
+
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    import psutil
+except ImportError as err:
+    missing_package(err, "make reset")
 
 SESSION = stage.TMUX_SESSION
 DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")

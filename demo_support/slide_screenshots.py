@@ -9,6 +9,7 @@ changed and the screenshots were not taken again.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -17,7 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from demo_support import harness
+from demo_support import harness, missing_package
+
+try:  # requirements-dev.txt's, not the Setup's: one line, not a traceback
+    from playwright.sync_api import sync_playwright
+except ImportError as err:
+    missing_package(err, "make slides-screenshots", maintainer=True)
 
 REPO = harness.REPO
 OUT = REPO / "slides" / "public" / "backup"
@@ -122,8 +128,6 @@ class Capture:
 
 
 def capture(tmp: Path) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(REPO / "tests"))
     from browser import CHROMIUM, FLAGS
 
@@ -233,7 +237,9 @@ def capture(tmp: Path) -> list[dict]:
         server.stop()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    formatter = argparse.RawDescriptionHelpFormatter  # it has no options: its help is its doc
+    argparse.ArgumentParser(description=__doc__, formatter_class=formatter).parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
         old.unlink()

@@ -21,13 +21,16 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from packaging import tags
-from packaging.markers import Marker
-from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+from demo_support import missing_package, stage
 
-from demo_support import stage
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    from packaging import tags
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+except ImportError as err:
+    missing_package(err, "make wheels")
 
 INDEX = "https://pypi.org/simple"
 GLIBC = [(2, minor) for minor in range(28, 4, -1)]  # the oldest Linux laptop: glibc 2.28

@@ -81,6 +81,45 @@ def demo5_edit() -> tuple[str, int, str, str]:
     return found[1], int(found[2]), found[3], found[4]
 
 
+def powershell_table(text: str | None = None) -> dict[str, list[str]]:
+    """The table of PowerShell forms: each bash line, and the PowerShell lines (code spans)
+    for it, in the table's order."""
+    text = _text() if text is None else text
+    table = text.split("<!-- powershell -->\n", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for row in table.splitlines()[2:]:
+        left, right = row.strip("|").split(" | ", 1)
+        rows[left.strip().strip("`")] = re.findall(r"`([^`]+)`", right)
+    return rows
+
+
+def code_in_order() -> list[str]:
+    """Code blocks and code spans, in the order a reader meets them."""
+    return [m[1] or m[2] for m in re.finditer(r"```\w*\n(.*?)```|`([^`\n]+)`", _text(), re.S)]
+
+
+def make_targets() -> set[str]:
+    """The make targets the README shows (`make T ...` in a code span or a block)."""
+    return {t for code in code_in_order() for t in re.findall(r"^make ([a-z][\w-]*)", code, re.M)}
+
+
+def scripts_run() -> list[tuple[Path, str]]:
+    """(folder, command) of each `python SCRIPT.py ...` the README runs, in the folder the
+    reader's last `cd` left them in (a top folder of the repository counts from its root)."""
+    repo = README.parent
+    cwd, found = repo, []
+    for snippet in code_in_order():
+        for command in re.split(r"\n|&&", snippet):
+            command = command.strip()
+            if match := re.match(r"cd (\S+)$", command):
+                target = match[1]
+                cwd = repo / target if (repo / target).is_dir() else (cwd / target).resolve()
+                assert cwd.is_dir(), f"cd {target}: no such folder"
+            if re.search(r"\bpython [\w/.-]+\.py", command):
+                found.append((cwd, command[command.index("python ") :]))
+    return found
+
+
 def ui_event_name(event: dict) -> str:
     """An event as the Web UI lists it: "Timer Fired", "Activity Task Scheduled: get_ip"."""
     name = event["eventType"].removeprefix("EVENT_TYPE_").replace("_", " ").title()

@@ -23,6 +23,7 @@ import pytest
 from demo_support import present, reset, stage
 from demo_support.harness import REPO
 from demo_support.pythons import devcontainer
+from readme_script import powershell_table
 
 VERMIN = Path(sys.executable).parent / "vermin"
 
@@ -128,16 +129,6 @@ def guide_commands(text: str) -> set[str]:
     spans = re.findall(r"`([^`\n]+ [^`\n]+)`", text)  # `make` alone names the tool
     found |= {span for span in spans if COMMAND.match(span)}
     return found
-
-
-def powershell_table(text: str) -> dict[str, list[str]]:
-    """The README's table: a bash line, and the PowerShell lines (code spans) for it."""
-    table = text.split("<!-- powershell -->\n", 1)[1].split("\n\n", 1)[0]
-    rows = {}
-    for row in table.splitlines()[2:]:
-        left, right = row.strip("|").split(" | ", 1)
-        rows[left.strip().strip("`")] = re.findall(r"`([^`]+)`", right)
-    return rows
 
 
 def not_on_windows(text: str) -> list[str]:

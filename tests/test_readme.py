@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import readme_script as guide
 from demo_support.harness import REPO
 
 README = (REPO / "README.md").read_text()
@@ -61,30 +62,17 @@ def test_every_line_number_it_cites_holds_the_text_it_describes():
 def test_every_make_target_it_shows_exists():
     makefile = (REPO / "Makefile").read_text()
     targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
-    shown = {m for code in code_in_order() for m in re.findall(r"^make ([a-z][\w-]*)", code, re.M)}
+    shown = guide.make_targets()
     assert {"demo", "test", "check", "present", "reset", "histories", "benchmark"} <= shown
     assert shown - targets == set()
 
 
-def code_in_order() -> list[str]:
-    """Code blocks and code spans, in the order a reader meets them."""
-    return [m[1] or m[2] for m in re.finditer(r"```\w*\n(.*?)```|`([^`\n]+)`", README, flags=re.S)]
-
-
 def test_every_script_it_runs_exists_where_it_runs_it():
-    cwd = REPO
-    checked = 0
-    for snippet in code_in_order():
-        for command in re.split(r"\n|&&", snippet):
-            command = command.strip()
-            if match := re.match(r"cd (\S+)$", command):
-                target = match[1]
-                cwd = REPO / target if (REPO / target).is_dir() else (cwd / target).resolve()
-                assert cwd.is_dir(), f"cd {target}: no such folder"
-            for script in re.findall(r"\bpython ([\w/.-]+\.py)", command):
-                assert (cwd / script).is_file(), f"{command!r} run in {cwd}"
-                checked += 1
-    assert checked >= 8
+    runs = guide.scripts_run()
+    for cwd, command in runs:
+        script = re.match(r"python ([\w/.-]+\.py)", command)[1]
+        assert (cwd / script).is_file(), f"{command!r} run in {cwd}"
+    assert len(runs) >= 8
 
 
 def test_every_sample_output_is_compared_with_a_real_run():

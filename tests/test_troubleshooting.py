@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_support import stage
+from demo_support import preflight, stage
 from demo_support.harness import (
     HELLO_DIR,
     REPO,
@@ -20,6 +20,7 @@ from demo_support.harness import (
     python_script,
     wait_for,
 )
+from readme_script import powershell_table
 from terminals import PROMPT, TMUX, Terminals, clean_env
 
 README = (REPO / "README.md").read_text()
@@ -87,6 +88,26 @@ def test_no_internet_make_check_warns(tmp_path):
     lines = [line for line in out.stdout.splitlines() if line.startswith(shown)]
     assert len(lines) == 1, out.stdout
     assert out.returncode == 0, "a warning, not a failure: the offline mode exists"
+    assert lines[0].split(" -> fix: ")[1] == preflight.offline_fix(), lines[0]
+
+
+def what_to_do(starting: str) -> list[str]:
+    """The commands (code spans) of the Do column of the row that starts with this text."""
+    line = next(x for x in TABLE.splitlines() if x.startswith(f"| {starting}"))
+    return re.findall(r"`([^`]+)`", line.rsplit(" | ", 1)[1])
+
+
+def test_make_checks_offline_fix_is_the_readmes_offline_mode():
+    """What the [WARN] internet line says to do is what the README's row says, in bash and
+    zsh, and in PowerShell with the forms of the README's table."""
+    commands = what_to_do("`make check` says `[WARN] internet")
+    assert {"source offline.sh", "make demo OFFLINE=1"} <= set(commands), commands
+    table = powershell_table()
+    for command in commands:
+        assert command in preflight.offline_fix(windows=False), command
+        forms = table.get(command, [command])  # python standin.py is typed as it is
+        assert all(form in preflight.offline_fix(windows=True) for form in forms), forms
+    assert "IP_SERVICE_URL" not in preflight.offline_fix(), "the README's way, not a variable"
 
 
 def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
