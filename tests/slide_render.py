@@ -25,7 +25,28 @@ MEASURE = r"""
   const content = document.querySelector('#slide-content');
   const slide = content.querySelector(`.slidev-page-${number}`);
   const box = content.getBoundingClientRect();
-  const scale = box.width / 980;
+  const up = (e) => e.parentElement || e.getRootNode().host || null;
+  // How much an element's drawing is scaled: the product of its own and its ancestors' CSS
+  // transforms (the slide's scale(), a Mermaid diagram's scale); inside an SVG, its screen
+  // matrix, which holds the transforms above the SVG too. A ratio of two box heights would
+  // move with line-box rounding: the font's metrics, not the slide.
+  const drawnScale = (el) => {
+    let s = 1;
+    for (let e = el; e && e !== document.documentElement; e = up(e)) {
+      if (e instanceof SVGGraphicsElement) {
+        const m = e.getScreenCTM();
+        return s * Math.hypot(m.a, m.b);
+      }
+      const t = getComputedStyle(e).transform;
+      if (t && t !== 'none') {
+        const m = new DOMMatrixReadOnly(t);
+        s *= Math.hypot(m.a, m.b);
+      }
+      s *= Number(getComputedStyle(e).zoom) || 1;
+    }
+    return s;
+  };
+  const scale = drawnScale(content);  // canvas px to screen px
   const parse = (c) => {
     const m = c.match(/rgba?\(([^)]+)\)/);
     if (!m) return null;
@@ -44,7 +65,6 @@ MEASURE = r"""
     const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
     return (x + 0.05) / (y + 0.05);
   };
-  const up = (e) => e.parentElement || e.getRootNode().host || null;
   // What is painted behind an element: the backgrounds of it and its ancestors, composited.
   const background = (el) => {
     const layers = [];
@@ -80,6 +100,10 @@ MEASURE = r"""
     }
   };
   collect(slide);
+  // The font faces the page has loaded (the deck's own, bundled), as family|weight|style.
+  const unquote = (f) => f.trim().replace(/^["']|["']$/g, '');
+  const loaded = new Set([...document.fonts].filter(f => f.status === 'loaded')
+    .map(f => `${unquote(f.family)}|${f.weight}|${f.style}`));
   const texts = [];
   for (const node of nodes) {
     if (!node.textContent.trim()) continue;
@@ -92,15 +116,8 @@ MEASURE = r"""
     if (r.width === 0 || r.height === 0) continue;
     const alpha = opacity(el);
     if (alpha < 0.05) continue;  // a v-click not shown yet
-    let size = parseFloat(s.fontSize);
-    if (el instanceof SVGElement) {
-      const m = el.getScreenCTM();
-      size *= Math.hypot(m.a, m.b) / scale;
-    } else if (el.offsetHeight > 0) {
-      // Text inside a scaled box (a Mermaid diagram): how big it is drawn.
-      const drawn = el.getBoundingClientRect().height / el.offsetHeight;
-      size *= drawn / scale;
-    }
+    // The drawn size: the computed font size, scaled as the element is drawn, in canvas px.
+    const size = parseFloat(s.fontSize) * drawnScale(el) / scale;
     const fg = parse(el instanceof SVGElement && s.fill && s.fill !== 'none' ? s.fill : s.color);
     let bg = background(el);
     if (el.closest('svg')) {
@@ -118,11 +135,18 @@ MEASURE = r"""
     const mermaid = el.getRootNode() instanceof ShadowRoot || !!el.closest('svg');
     const outside = r.left < box.left - 1 || r.right > box.right + 1
       || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+    // Where the text is drawn, in canvas px from the slide's top left, and on how many lines.
+    const at = (v) => Math.round(v / scale * 2) / 2;
     texts.push({
       text: node.textContent.trim().slice(0, 40), size: Math.round(size * 10) / 10,
       contrast: Math.round(contrast * 100) / 100,
       kind: code ? 'code' : mermaid ? 'diagram' : 'text',
       outside,
+      // The face CSS asks for, and whether the page has loaded exactly that face.
+      face: `${unquote(s.fontFamily.split(',')[0])} ${s.fontWeight} ${s.fontStyle}`,
+      loaded: loaded.has(`${unquote(s.fontFamily.split(',')[0])}|${s.fontWeight}|${s.fontStyle}`),
+      box: [at(r.left - box.left), at(r.top - box.top), at(r.width), at(r.height)],
+      lines: new Set([...range.getClientRects()].map(q => Math.round(q.top))).size,
     });
   }
   const scrolls = [...slide.querySelectorAll('pre, .slidev-layout')]
