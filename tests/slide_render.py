@@ -1,10 +1,13 @@
 """The built deck in Chromium, slide by slide, at Slidev's 980 px canvas: what the back row sees.
 
 For every slide, after all its clicks: the size of every visible text (code counts as code),
-its colour's contrast against what is behind it (opacities included), and whether anything
-lies outside the slide or scrolls. Used by tests/test_slides.py; run by hand to look:
+where it is drawn, its colour's contrast against what is behind it (opacities included), the
+fonts Chromium drew it with, and whether anything lies outside the slide or scrolls. On Linux,
+with only one set of system fonts (FONT_SETS, through fontconfig). Used by tests/test_slides.py;
+run by hand to look:
 
-    python tests/slide_render.py DIST_DIR OUT_DIR    # a PNG per slide and measures.json
+    python tests/slide_render.py DIST_DIR OUT_DIR [COUNT] [dejavu|liberation]
+    # a PNG per slide and measures.json
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -25,7 +29,28 @@ MEASURE = r"""
   const content = document.querySelector('#slide-content');
   const slide = content.querySelector(`.slidev-page-${number}`);
   const box = content.getBoundingClientRect();
-  const scale = box.width / 980;
+  const up = (e) => e.parentElement || e.getRootNode().host || null;
+  // How much an element's drawing is scaled: the product of its own and its ancestors' CSS
+  // transforms (the slide's scale(), a Mermaid diagram's scale); inside an SVG, its screen
+  // matrix, which holds the transforms above the SVG too. A ratio of two box heights would
+  // move with line-box rounding: the font's metrics, not the slide.
+  const drawnScale = (el) => {
+    let s = 1;
+    for (let e = el; e && e !== document.documentElement; e = up(e)) {
+      if (e instanceof SVGGraphicsElement) {
+        const m = e.getScreenCTM();
+        return s * Math.hypot(m.a, m.b);
+      }
+      const t = getComputedStyle(e).transform;
+      if (t && t !== 'none') {
+        const m = new DOMMatrixReadOnly(t);
+        s *= Math.hypot(m.a, m.b);
+      }
+      s *= Number(getComputedStyle(e).zoom) || 1;
+    }
+    return s;
+  };
+  const scale = drawnScale(content);  // canvas px to screen px
   const parse = (c) => {
     const m = c.match(/rgba?\(([^)]+)\)/);
     if (!m) return null;
@@ -44,7 +69,6 @@ MEASURE = r"""
     const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
     return (x + 0.05) / (y + 0.05);
   };
-  const up = (e) => e.parentElement || e.getRootNode().host || null;
   // What is painted behind an element: the backgrounds of it and its ancestors, composited.
   const background = (el) => {
     const layers = [];
@@ -80,6 +104,10 @@ MEASURE = r"""
     }
   };
   collect(slide);
+  // The font faces the page has loaded (the deck's own, bundled), as family|weight|style.
+  const unquote = (f) => f.trim().replace(/^["']|["']$/g, '');
+  const loaded = new Set([...document.fonts].filter(f => f.status === 'loaded')
+    .map(f => `${unquote(f.family)}|${f.weight}|${f.style}`));
   const texts = [];
   for (const node of nodes) {
     if (!node.textContent.trim()) continue;
@@ -92,15 +120,8 @@ MEASURE = r"""
     if (r.width === 0 || r.height === 0) continue;
     const alpha = opacity(el);
     if (alpha < 0.05) continue;  // a v-click not shown yet
-    let size = parseFloat(s.fontSize);
-    if (el instanceof SVGElement) {
-      const m = el.getScreenCTM();
-      size *= Math.hypot(m.a, m.b) / scale;
-    } else if (el.offsetHeight > 0) {
-      // Text inside a scaled box (a Mermaid diagram): how big it is drawn.
-      const drawn = el.getBoundingClientRect().height / el.offsetHeight;
-      size *= drawn / scale;
-    }
+    // The drawn size: the computed font size, scaled as the element is drawn, in canvas px.
+    const size = parseFloat(s.fontSize) * drawnScale(el) / scale;
     const fg = parse(el instanceof SVGElement && s.fill && s.fill !== 'none' ? s.fill : s.color);
     let bg = background(el);
     if (el.closest('svg')) {
@@ -118,11 +139,18 @@ MEASURE = r"""
     const mermaid = el.getRootNode() instanceof ShadowRoot || !!el.closest('svg');
     const outside = r.left < box.left - 1 || r.right > box.right + 1
       || r.top < box.top - 1 || r.bottom > box.bottom + 1;
+    // Where the text is drawn, in canvas px from the slide's top left, and on how many lines.
+    const at = (v) => Math.round(v / scale * 2) / 2;
     texts.push({
       text: node.textContent.trim().slice(0, 40), size: Math.round(size * 10) / 10,
       contrast: Math.round(contrast * 100) / 100,
       kind: code ? 'code' : mermaid ? 'diagram' : 'text',
       outside,
+      // The face CSS asks for, and whether the page has loaded exactly that face.
+      face: `${unquote(s.fontFamily.split(',')[0])} ${s.fontWeight} ${s.fontStyle}`,
+      loaded: loaded.has(`${unquote(s.fontFamily.split(',')[0])}|${s.fontWeight}|${s.fontStyle}`),
+      box: [at(r.left - box.left), at(r.top - box.top), at(r.width), at(r.height)],
+      lines: new Set([...range.getClientRects()].map(q => Math.round(q.top))).size,
     });
   }
   const scrolls = [...slide.querySelectorAll('pre, .slidev-layout')]
@@ -160,13 +188,15 @@ def serve(root: Path):
 
 
 @contextmanager
-def browser_page(chromium: str):
+def browser_page(chromium: str, env: dict[str, str] | None = None):
     from playwright.sync_api import sync_playwright
 
     from browser import FLAGS
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=FLAGS, env={**os.environ, **(env or {})}
+        )
         try:
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             yield page
@@ -174,22 +204,156 @@ def browser_page(chromium: str):
             browser.close()
 
 
-def measure_deck(dist: Path, count: int, chromium: str, shots: Path | None = None) -> list[dict]:
-    """Each slide's measures after all its clicks; with `shots`, a PNG of each too."""
-    results = []
-    with serve(dist) as url, browser_page(chromium) as page:
+# --- The system's fonts: a laptop's, which the deck must not depend on -------------------------
+
+# Two sets of system fonts a laptop may have (Debian: fonts-dejavu-core, fonts-liberation),
+# by the start of their files' names. Under each, Chromium sees those fonts and no others.
+FONT_SETS = {"dejavu": "DejaVu", "liberation": "Liberation"}
+FONT_DIRS = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts")]
+
+
+def font_config(name: str, where: Path) -> dict[str, str] | None:
+    """The environment for a Chromium that has only font set `name` (fontconfig: Linux);
+    None when this machine has none of its files."""
+    prefix = FONT_SETS[name]
+    files = sorted(
+        {f.name: f for d in FONT_DIRS if d.is_dir() for f in d.rglob(f"{prefix}*.[ot]tf")}.items()
+    )
+    if not files:
+        return None
+    fonts = where / name / "fonts"
+    fonts.mkdir(parents=True, exist_ok=True)
+    for file_name, file in files:
+        link = fonts / file_name
+        if not link.exists():
+            link.symlink_to(file)
+    conf = where / name / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n'
+        "<fontconfig>\n"
+        f"  <dir>{fonts}</dir>\n"
+        f"  <cachedir>{where / name / 'cache'}</cachedir>\n"
+        # The system's rules (sans-serif, monospace...), without its font directories.
+        '  <include ignore_missing="yes">/etc/fonts/conf.d</include>\n'
+        "</fontconfig>\n"
+    )
+    return {"FONTCONFIG_FILE": str(conf)}
+
+
+# --- Which fonts Chromium drew each text with (DevTools: CSS.getPlatformFontsForNode) ----------
+
+
+def _walk(node: dict, parent: dict | None, in_code: bool):
+    """(the element, whether it is in code) for each text node with text, shadow roots too."""
+    name = node.get("nodeName", "")
+    if node.get("nodeType") == 3 and parent is not None and node.get("nodeValue", "").strip():
+        yield parent, node["nodeValue"].strip(), in_code
+    in_code = in_code or name in ("PRE", "CODE")
+    for child in node.get("children", []) + node.get("shadowRoots", []):
+        yield from _walk(child, node if node.get("nodeType") == 1 else parent, in_code)
+
+
+def _find(node: dict, element_id: str) -> dict | None:
+    attributes = node.get("attributes", [])
+    if "id" in attributes[::2] and attributes[attributes.index("id") + 1] == element_id:
+        return node
+    for child in node.get("children", []) + node.get("shadowRoots", []):
+        found = _find(child, element_id)
+        if found:
+            return found
+    return None
+
+
+def drawn_fonts(cdp, element_id: str | None = None) -> list[dict]:
+    """For each text drawn under #element_id (the whole page if None): the fonts it was drawn
+    with, as Chromium reports them: family name, and whether it is a web font (not the system's)."""
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    top = _find(root, element_id) if element_id else root
+    found, seen = [], set()
+    for element, text, in_code in _walk(top, None, False) if top else ():
+        if element["nodeId"] in seen:
+            continue
+        seen.add(element["nodeId"])
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": element["nodeId"]})["fonts"]
+        if fonts:  # nothing drawn: hidden
+            found.append(
+                {
+                    "text": text[:40],
+                    "code": in_code,
+                    "families": sorted({f["familyName"] for f in fonts}),
+                    "web": all(f["isCustomFont"] for f in fonts),
+                }
+            )
+    return found
+
+
+# The system's own fonts for the generic families, as the deck's fonts would fall back to them.
+SYSTEM_PROBE = (
+    '<p id="probe"><span style="font-family: sans-serif">Hamburgefonstiv</span>'
+    '<span style="font-family: monospace">Hamburgefonstiv</span></p>'
+)
+
+# A code line with `->` in it, drawn as the deck draws it and with ligatures allowed.
+LIGATURES_ON = (
+    ".slidev-code, .slidev-code * { font-variant-ligatures: normal !important;"
+    " font-feature-settings: normal !important; }"
+)
+
+
+def _ligatures(page, number: int) -> dict | None:
+    line = page.locator(f"#slide-content .slidev-page-{number} .slidev-code .line").filter(
+        has_text="->"
+    )
+    if not line.count():
+        return None
+    line = line.first
+    computed = line.evaluate(
+        "e => [...e.querySelectorAll('*')].map(x => getComputedStyle(x).fontVariantLigatures)"
+    )
+    as_drawn = line.screenshot()
+    style = page.add_style_tag(content=LIGATURES_ON)
+    with_ligatures = line.screenshot()
+    style.evaluate("e => e.remove()")
+    return {
+        "slide": number,
+        "text": line.inner_text().strip(),
+        "computed": sorted(set(computed)),
+        "ligatures_would_change_it": as_drawn != with_ligatures,
+    }
+
+
+def measure_deck(
+    dist: Path,
+    count: int,
+    chromium: str,
+    shots: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """Each slide's measures after all its clicks (`slides`), with the fonts each text was
+    drawn with; the system's fonts (`system`); a code line with `->` (`ligatures`).
+    With `shots`, a PNG of each slide too; `env` for Chromium (FONTCONFIG_FILE)."""
+    results, ligatures = [], None
+    with serve(dist) as url, browser_page(chromium, env) as page:
+        cdp = page.context.new_cdp_session(page)
         for number in range(1, count + 1):
             # clicks beyond the last are clamped by Slidev: every v-click shown.
             page.goto(f"{url}/{number}?clicks=99", wait_until="networkidle")
             page.wait_for_selector(f"#slide-content .slidev-page-{number} .slidev-layout")
             page.wait_for_timeout(700)  # the fade transition, Mermaid's rendering
+            page.evaluate("document.fonts.ready")
             found = page.evaluate(MEASURE, number)
             found["number"] = number
+            found["fonts"] = drawn_fonts(cdp, "slide-content")
             results.append(found)
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / f"{number:02d}.png"))
-    return results
+            ligatures = ligatures or _ligatures(page, number)
+        page.set_content(SYSTEM_PROBE)
+        system = sorted({f for t in drawn_fonts(cdp, "probe") for f in t["families"]})
+    return {"slides": results, "system": system, "ligatures": ligatures}
 
 
 if __name__ == "__main__":
@@ -198,13 +362,16 @@ if __name__ == "__main__":
 
     dist, out = Path(sys.argv[1]), Path(sys.argv[2])
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 40
-    measures = measure_deck(dist, count, CHROMIUM, out)
-    (out / "measures.json").write_text(json.dumps(measures, indent=1))
-    for m in measures:
+    env = font_config(sys.argv[4], out) if len(sys.argv) > 4 else None
+    deck = measure_deck(dist, count, CHROMIUM, out, env)
+    (out / "measures.json").write_text(json.dumps(deck, indent=1))
+    print("system fonts:", ", ".join(deck["system"]), "· code with ->:", deck["ligatures"])
+    for m in deck["slides"]:
         texts = m["texts"]
         code = [t["size"] for t in texts if t["kind"] == "code"]
         body = [t["size"] for t in texts if t["kind"] == "text"]
         low = min((t["contrast"] for t in texts), default=None)
+        fonts = sorted({f for t in m["fonts"] for f in t["families"]})
         print(
             m["number"],
             "code",
@@ -217,4 +384,6 @@ if __name__ == "__main__":
             sum(t["outside"] for t in texts),
             "scrolls",
             m["scrolls"],
+            "fonts",
+            fonts,
         )

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -487,6 +488,8 @@ def test_slidev_reads_the_deck_as_these_tests_do(node_modules, slides):
     assert [s["note"] for s in deck["slides"]] == [s.note for s in slides]
     headmatter = deck["headmatter"]
     assert headmatter["fonts"]["provider"] == "none"
+    # Slidev's own fallbacks are system fonts (ui-sans-serif, Segoe UI, Menlo...): none of them.
+    assert headmatter["fonts"]["fallbacks"] is False
     assert headmatter["favicon"].startswith("/")
     assert (SLIDES / "public" / headmatter["favicon"].lstrip("/")).is_file()
 
@@ -635,13 +638,53 @@ DIAGRAM_MIN_PX = 16
 CONTRAST_MIN = 4.5
 
 
-@pytest.fixture(scope="module")
-def rendered(built_deck, slides):
-    from browser import require_chromium
-    from slide_render import measure_deck
+# The sets of system fonts the deck is rendered under: on Linux, two that a laptop may have,
+# each alone (fontconfig); elsewhere the machine's own. The deck must not depend on them.
+FONT_SETS = ["dejavu", "liberation"] if sys.platform.startswith("linux") else ["system"]
+FONT_PACKAGES = {"dejavu": "fonts-dejavu-core", "liberation": "fonts-liberation"}  # Debian's
+BUNDLED = {"Inter", "JetBrains Mono"}  # slides/package.json: @fontsource/inter, .../jetbrains-mono
 
+
+def _of(family: str, fonts: set[str]) -> bool:
+    """Whether a font Chromium reports (its file's name: "Inter SemiBold") is of one of `fonts`."""
+    return any(family == name or family.startswith(f"{name} ") for name in fonts)
+
+
+@pytest.fixture(scope="module")
+def deck_under(built_deck, slides, tmp_path_factory):
+    """The deck measured in Chromium with only the system fonts of a set, once per set."""
+    from browser import require_chromium
+    from slide_render import font_config, measure_deck
+
+    chromium = require_chromium()
     shots = os.environ.get("SLIDE_SCREENSHOTS")
-    return measure_deck(built_deck, len(slides), require_chromium(), Path(shots) if shots else None)
+    measured = {}
+
+    def under(name: str) -> dict:
+        if name not in measured:
+            env = None
+            if name != "system":
+                env = font_config(name, tmp_path_factory.mktemp("fontconfig"))
+                if env is None:
+                    why = f"no {name} fonts on this machine: apt-get install {FONT_PACKAGES[name]}"
+                    if os.environ.get("CI"):
+                        pytest.fail(f"CI must have them ({why}): .ci/run installs them")
+                    pytest.skip(why)
+            out = Path(shots) / name if shots else None
+            measured[name] = measure_deck(built_deck, len(slides), chromium, out, env)
+        return measured[name]
+
+    return under
+
+
+@pytest.fixture(scope="module", params=FONT_SETS)
+def deck(request, deck_under):
+    return deck_under(request.param)
+
+
+@pytest.fixture(scope="module")
+def rendered(deck):
+    return deck["slides"]
 
 
 def _smallest(rendered, kind):
@@ -694,6 +737,80 @@ def test_every_slide_shows_text(rendered):
     # A slide that rendered nothing (a broken import, a layout error) would pass the checks above.
     empty = [m["number"] for m in rendered if len(m["texts"]) < 2]
     assert not empty, f"slides with no text rendered: {empty}"
+
+
+def _listed(lines: list[str] | set[str], most: int = 20) -> str:
+    lines = sorted(lines) if isinstance(lines, set) else lines
+    more = f"\n... and {len(lines) - most} more" if len(lines) > most else ""
+    return "\n".join(lines[:most]) + more
+
+
+def _layout(deck: dict) -> list[list[tuple]]:
+    """Each slide's texts: where each is drawn (canvas px, to the half pixel), on how many lines,
+    at what size."""
+    return [
+        [(t["text"], *t["box"], t["lines"], t["size"]) for t in m["texts"]] for m in deck["slides"]
+    ]
+
+
+@needs_npm
+@pytest.mark.skipif(len(FONT_SETS) < 2, reason="fontconfig (Linux) chooses the system's fonts")
+def test_the_deck_looks_the_same_whatever_fonts_the_system_has(deck_under):
+    first, second = FONT_SETS
+    a, b = deck_under(first), deck_under(second)
+    # Each Chromium had its set's fonts and no other: the generic families resolve differently.
+    assert a["system"] != b["system"], (a["system"], b["system"])
+    for name, measured in ((first, a), (second, b)):
+        assert all(name in font.lower() for font in measured["system"]), (name, measured["system"])
+    moved = []
+    for number, (here, there) in enumerate(zip(_layout(a), _layout(b), strict=True), start=1):
+        if here != there:
+            diff = [(x, y) for x, y in zip(here, there, strict=False) if x != y] or [
+                (len(here), len(there))
+            ]
+            moved.append(
+                f"slide {number}: {diff[0][0]}  under {first}, {diff[0][1]}  under {second}"
+            )
+    print(
+        f"system fonts: {a['system']} and {b['system']}; slides laid out alike: {len(a['slides'])}"
+    )
+    assert not moved, "text laid out differently (text, x, y, width, height, lines, px):\n" + (
+        _listed(moved)
+    )
+
+
+@needs_npm
+def test_every_text_is_drawn_in_the_deck_s_bundled_fonts(deck):
+    # What Chromium drew each text with (DevTools' platform fonts): a web font, one of the deck's.
+    drawn = [(m["number"], f) for m in deck["slides"] for f in m["fonts"]]
+    assert drawn, "no text reported by Chromium"
+    elsewhere = [
+        f"slide {n}: {f['text']!r} in {f['families']}"
+        for n, f in drawn
+        if not f["web"] or not all(_of(family, BUNDLED) for family in f["families"])
+    ]
+    assert not elsewhere, f"{len(elsewhere)} texts in the system's fonts:\n" + _listed(elsewhere)
+    code = {family for _, f in drawn if f["code"] for family in f["families"]}
+    assert code and all(_of(family, {"JetBrains Mono"}) for family in code), code
+    # The face each text asks for (family, weight, style) is one the page loaded: no bold or
+    # italic made up by the browser from another face.
+    missing = {
+        f"{t['face']} (slide {m['number']}: {t['text']!r})"
+        for m in deck["slides"]
+        for t in m["texts"]
+        if not t["loaded"]
+    }
+    assert not missing, "faces the deck does not bundle:\n" + _listed(missing)
+
+
+@needs_npm
+def test_code_is_drawn_without_ligatures(deck):
+    line = deck["ligatures"]
+    assert line, "no code line with -> on any slide: nothing to check ligatures on"
+    assert line["computed"] == ["none"], line
+    # The same line drawn with ligatures allowed looks different: the font has a -> ligature,
+    # and the deck's setting is what keeps the two characters.
+    assert line["ligatures_would_change_it"], line
 
 
 def test_npm_ci_warns_of_no_unsupported_engine(node_modules):

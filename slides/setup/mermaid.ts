@@ -1,12 +1,16 @@
 // Mermaid renders in the browser from the bundled library: no network needed.
 // Larger text and tighter spacing than Mermaid's defaults, for a projector.
-export default function setupMermaid() {
+const FONT = 'Inter'
+
+export default async function setupMermaid() {
+  // Mermaid measures its labels as it lays a diagram out: the deck's own font (bundled,
+  // style.css) must be loaded first, or the boxes are sized for whatever font was there.
+  await document.fonts.load(`17px ${FONT}`)
   return {
     theme: 'neutral',
     themeVariables: {
       fontSize: '17px',
-      // A font every laptop has, so that Mermaid measures text as it draws it.
-      fontFamily: 'Arial, Liberation Sans, Helvetica, sans-serif',
+      fontFamily: `${FONT}, sans-serif`,
     },
     flowchart: { useMaxWidth: false, nodeSpacing: 22, rankSpacing: 45, padding: 10 },
     sequence: {
@@ -21,6 +25,9 @@ export default function setupMermaid() {
       boxMargin: 6,
       messageMargin: 28,
       noteMargin: 8,
+      actorFontFamily: `${FONT}, sans-serif`,
+      noteFontFamily: `${FONT}, sans-serif`,
+      messageFontFamily: `${FONT}, sans-serif`,
     },
   }
 }
