@@ -25,13 +25,12 @@ import os
 import shlex
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_support
-from demo_support import missing_package, run_tool, stage
-from demo_support.present import Tmux, TmuxError
+from demo_support import missing_package, net, run_tool, stage
+from demo_support.tmux import Tmux, TmuxError
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     import psutil
@@ -49,9 +48,10 @@ EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make 
     COUNTER / "volatile" / "counter.py": "volatile counter",
 }
 MODULES = {"demo_support.stage": "make demo"}  # run as python -m, from the repository's folder
-# Stopped in this order: make demo first (it stops its own pieces), the server last.
-ORDER = ["make demo", "counter starter", "volatile counter", "app", "worker", "counter worker"]
-ORDER += ["standin", "server"]
+# Stopped in this order: make demo first (it stops its own pieces), then the teaser's
+# counters, then the stage's pieces the last started first (stage.pieces()): the server last.
+ORDER = ["make demo", "counter starter", "volatile counter", "counter worker"]
+ORDER += [piece.name for piece in reversed(stage.pieces(offline=True))]
 PATIENCE = {"make demo": 25.0, "server": 15.0}  # seconds after Ctrl-C; others 10
 
 
@@ -229,9 +229,9 @@ def stop(processes: list[Found]) -> list[str]:
                     pass
                 except PermissionError:
                     problems.append(f"cannot stop pid {f.pid} ({f.role}): permission denied")
-            deadline = time.monotonic() + patience
-            while any(alive(f) for f in group) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            # Not psutil.wait_procs: it counts a zombie as running until its parent reaps it
+            # (the tests' processes, until pytest does), and so would wait out the patience.
+            net.waited(lambda group=group: not any(alive(f) for f in group), patience)
             how = "" if step == "SIGINT" else f", with {step}"
             for f in group:
                 if not alive(f):
