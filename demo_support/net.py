@@ -54,7 +54,8 @@ def can_bind(port: int, reuse: bool = False) -> bool:
 def http_json(
     method: str, url: str, body=None, timeout: float = 30, headers: dict | None = None
 ) -> tuple[int, object]:
-    """A request with a JSON body (if any); (status, parsed answer), errors' answers too."""
+    """A request with a JSON body (if any): (status, parsed answer), an error's too (its text
+    when it is not JSON). OSError when there is no answer."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
@@ -63,4 +64,8 @@ def http_json(
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+        text = err.read()
+        try:
+            return err.code, json.loads(text or b"null")
+        except ValueError:  # not JSON: an error page
+            return err.code, text.decode(errors="replace")

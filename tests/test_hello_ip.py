@@ -257,7 +257,7 @@ def test_unknown_id_is_a_404(hello):
 def test_the_status_names_the_ui_link(hello, temporal_server):
     workflow_id = hello.post("Ada", 0)
     code, body = http("GET", f"{hello.url}/api/greetings/{workflow_id}")
-    ui = f"http://127.0.0.1:{temporal_server.ui_port}/namespaces/{hello.namespace}/workflows/"
+    ui = f"http://localhost:{temporal_server.ui_port}/namespaces/{hello.namespace}/workflows/"
     assert body["ui_url"] == ui + workflow_id
     assert body["workflow_id"] == workflow_id
 
