@@ -345,10 +345,11 @@ class HelloStage:
         """The worker's settings and the app's together."""
         return {**self.pieces["worker"].started(), **self.pieces["app"].started()}
 
-    def _run(self, piece: str, folder: Path | None = None, name=None) -> Proc:
+    def _run(self, piece: str, *args, folder: Path | None = None, name=None) -> Proc:
+        """The declared piece (with more arguments; from a copy of its folder)."""
         declared = self.pieces[piece]
-        cwd = folder or declared.cwd
-        proc = Proc(declared.argv(), cwd, declared.started(), name or declared.command[1])
+        argv, cwd = [*declared.argv(), *args], folder or declared.cwd
+        proc = Proc(argv, cwd, declared.started(), name or declared.command[1])
         self.procs.append(proc)
         return proc
 

@@ -171,10 +171,7 @@ def find_processes(repo: Path) -> list[Found]:
         if match:
             match.pid = pid
             found.append(match)
-    last = len(ORDER) - 1  # the server; any other piece just before it
-    return sorted(
-        found, key=lambda f: (ORDER.index(f.role) if f.role in ORDER else last - 0.5, f.pid)
-    )
+    return sorted(found, key=lambda f: (ORDER.index(f.role), f.pid))
 
 
 def alive(found: Found) -> bool:
@@ -216,8 +213,7 @@ def send(pid: int, step: str) -> None:
 def stop(processes: list[Found]) -> list[str]:
     """Ctrl-C each group in turn, as a presenter would; escalate when one hangs."""
     problems = []
-    others = sorted({f.role for f in processes} - set(ORDER))  # a piece stage.py gained later
-    for role in [*ORDER[:-1], *others, ORDER[-1]]:  # the server last
+    for role in ORDER:  # every role found has its place there: the server last
         group = [f for f in processes if f.role == role and alive(f)]
         for step, patience in escalation(role):
             if not group:

@@ -145,7 +145,7 @@ def test_sleep_3_waits_on_a_durable_timer(hello):
 def test_a_permanent_failure_ends_the_run_with_the_services_message(scenario):
     # The stand-in answers with a private IP, which ip-api cannot place.
     stage = scenario
-    stage._run("standin.py", "--port", stage.standin_port, "--ip", "10.1.2.3")
+    stage._run("standin", "--ip", "10.1.2.3")
     wait_for(lambda: http_ok(f"http://127.0.0.1:{stage.standin_port}/"), 15)
     stage.start_worker()
     stage.start_app()
