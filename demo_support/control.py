@@ -171,7 +171,7 @@ class Supervisor:
 class Handler(BaseHTTPRequestHandler):
     """The control port's answers: only to requests with the stage's token."""
 
-    server: _Server
+    server: ControlPort
 
     def _answer(self, code: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -183,7 +183,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _allowed(self) -> bool:
         given = self.headers.get("X-Stage-Token", "")
-        if hmac.compare_digest(given.encode(), self.server.port.token.encode()):
+        if hmac.compare_digest(given.encode(), self.server.token.encode()):
             return True
         self._answer(403, {"error": "The stage's token is missing or wrong."})
         return False
@@ -193,7 +193,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path != "/pieces":
             return self._answer(404, {"error": f"No such path: {self.path}"})
-        self._answer(200, {"pieces": self.server.port.supervisor.describe()})
+        self._answer(200, {"pieces": self.server.supervisor.describe()})
 
     def do_POST(self):  # noqa: N802
         if not self._allowed():
@@ -202,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(parts) != 3 or parts[0] != "pieces":
             return self._answer(404, {"error": f"No such path: {self.path}"})
         try:
-            message = self.server.port.supervisor.press(parts[1], parts[2])
+            message = self.server.supervisor.press(parts[1], parts[2])
         except ValueError as err:
             return self._answer(400, {"error": str(err)})
         except Refused as err:
@@ -213,29 +213,24 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
+class ControlPort(ThreadingHTTPServer):
+    """The control port on 127.0.0.1 and its token, made before the stage's pieces are
+    declared (the app gets both: stage.pieces(panel=...)); serve() hands it the supervisor."""
+
     daemon_threads = True
-    port: ControlPort
-
-
-class ControlPort:
-    """The control port on 127.0.0.1, and its token: both exist before the stage's pieces
-    are declared (the app gets them in STAGE_URL and STAGE_TOKEN: stage.pieces(panel=...)),
-    and it answers once serve() hands it the supervisor that runs those pieces."""
 
     def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
         self.token = secrets.token_urlsafe(24)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self.supervisor: Supervisor | None = None
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.server.port = self
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def serve(self, supervisor: Supervisor) -> ControlPort:
         self.supervisor = supervisor
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
-    def shutdown(self) -> None:
-        if self.supervisor is not None:  # serve_forever runs: stop it
-            self.server.shutdown()
-        self.server.server_close()
+    def close(self) -> None:
+        if self.supervisor is not None:  # serve_forever runs: end it
+            self.shutdown()
+        self.server_close()

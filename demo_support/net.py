@@ -1,7 +1,7 @@
-"""Small plumbing the presenter's tools and the tests share: waiting, ports, JSON over HTTP.
+"""Waiting, ports and JSON over HTTP: the plumbing the presenter's tools and the tests share.
 
-The standard library only (urllib, socket): the presenter's tools run after
-`pip install -r requirements.txt` alone, and these few requests need no more.
+The standard library only: the presenter's tools run after `pip install -r requirements.txt`
+alone, and these few local requests need no more than urllib.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import urllib.request
 
 
 def waited(predicate, timeout: float, interval: float = 0.1):
-    """predicate()'s first true value, asked every `interval` seconds for at most `timeout`
-    seconds; else its last (false) value. An exception in predicate goes through."""
+    """predicate()'s first true value within `timeout` seconds, else its last one."""
     deadline = time.monotonic() + timeout
     while not (value := predicate()) and time.monotonic() < deadline:
         time.sleep(interval)
@@ -23,8 +22,7 @@ def waited(predicate, timeout: float, interval: float = 0.1):
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what="condition"):
-    """waited(), or TimeoutError naming `what` (a text, or a function that tells what
-    was seen instead, asked only then)."""
+    """waited(), or TimeoutError naming `what` (or saying what what() says, for what was seen)."""
     value = waited(predicate, timeout, interval)
     if not value:
         said = what() if callable(what) else f"timed out after {timeout}s waiting for {what}"
@@ -42,8 +40,7 @@ def port_in_use(port: int) -> bool:
 def can_bind(port: int, reuse: bool = False) -> bool:
     """A server could listen on 127.0.0.1:port now."""
     with socket.socket() as s:
-        if reuse:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse))
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -51,13 +48,11 @@ def can_bind(port: int, reuse: bool = False) -> bool:
     return True
 
 
-def http_json(
-    method: str, url: str, body=None, timeout: float = 30, headers: dict | None = None
-) -> tuple[int, object]:
-    """A request with a JSON body (if any): (status, parsed answer), an error's too (its text
-    when it is not JSON). OSError when there is no answer."""
+def http_json(method: str, url: str, body=None, timeout: float = 30, headers=None):
+    """(status, parsed answer) of a request with a JSON body (if any), an HTTP error's too
+    (its text when not JSON); OSError when nothing answers."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    request = urllib.request.Request(url, data, headers or {}, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -67,5 +62,5 @@ def http_json(
         text = err.read()
         try:
             return err.code, json.loads(text or b"null")
-        except ValueError:  # not JSON: an error page
+        except ValueError:
             return err.code, text.decode(errors="replace")

@@ -198,12 +198,14 @@ def escalation(role: str) -> list[tuple[str, float]]:
 
 
 def send(pid: int, step: str) -> None:
-    """One step of escalation(); ProcessLookupError or PermissionError when it cannot."""
-    if step != "TerminateProcess":
-        os.kill(pid, getattr(signal, step))
-        return
+    """One step of escalation(), by psutil, which checks that the pid is still that process
+    (kill: TerminateProcess on Windows); ProcessLookupError or PermissionError when it cannot."""
     try:
-        psutil.Process(pid).kill()  # TerminateProcess; psutil checks the pid is still that process
+        process = psutil.Process(pid)
+        if step == "TerminateProcess":
+            process.kill()
+        else:
+            process.send_signal(getattr(signal, step))
     except psutil.NoSuchProcess:
         raise ProcessLookupError(pid) from None
     except psutil.AccessDenied:

@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     stage = declared(args, panel, reuse_server)
     busy = busy_ports(stage, args.ui_port, reuse_server)
     if busy:
-        panel.shutdown()
+        panel.close()
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
     supervisor = control.Supervisor(stage, port_in_use)
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         supervise(supervisor, stopping)
     finally:
-        panel.shutdown()
+        panel.close()
         supervisor.stop_all()  # the server last
         print("Everything stopped.", flush=True)
     return 0

@@ -16,8 +16,8 @@ from demo_support.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
     HELLO_DIR,
-    DevServer,
     HelloStage,
+    LocalServer,
     event_types,
     expected_greeting,
     free_port,
@@ -193,7 +193,7 @@ BAD_INPUTS = [
 ]
 
 
-def count_greeting_runs(server: DevServer, namespace: str) -> int:
+def count_greeting_runs(server: LocalServer, namespace: str) -> int:
     import subprocess
 
     from demo_support.harness import TEMPORAL
@@ -284,8 +284,8 @@ def test_a_fresh_apps_first_requests_share_one_client(scenario):
     assert "The app failed" not in app.stdout + app.stderr
 
 
-def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up(tmp_path):
-    server = DevServer(tmp_path, namespaces=("temporal-down",))  # not started yet
+def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up():
+    server = LocalServer(namespaces=("temporal-down",))  # not started yet
     stage = HelloStage(server, "temporal-down")
     app = stage.start_app()  # the app starts although Temporal is down
     try:

@@ -167,6 +167,6 @@ def test_the_control_port_wants_the_stage_token():
         assert code == 403
         code, body = http("GET", f"{panel.url}/pieces", headers={"X-Stage-Token": panel.token})
         assert code == 200 and [p["name"] for p in body["pieces"]] == ["worker"], body
-        assert panel.server.server_address[0] == "127.0.0.1"
+        assert panel.server_address[0] == "127.0.0.1"
     finally:
-        panel.shutdown()
+        panel.close()
