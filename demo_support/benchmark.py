@@ -32,10 +32,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
 from temporalio.client import Client
 
-from demo_support import harness
+from demo_support import harness, missing_package
 from demo_support.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
@@ -45,6 +44,11 @@ from demo_support.harness import (
     python_script,
     terminate,
 )
+
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    import psutil
+except ImportError as err:
+    missing_package(err, "make benchmark")
 
 
 def percentile(values: list[float], p: int) -> float:
