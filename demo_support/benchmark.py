@@ -34,7 +34,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from demo_support import harness
+from demo_support import harness, missing_package
 from demo_support.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
@@ -45,10 +45,17 @@ from demo_support.harness import (
     terminate,
 )
 
+try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
+    import psutil
+except ImportError as err:
+    missing_package(err, "make benchmark")
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+def percentile(values: list[float], p: int) -> float:
+    """The p-th percentile, interpolated between the samples (statistics.quantiles)."""
+    if len(values) < 2:  # quantiles wants two, before Python 3.13
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def via_api(stage: HelloStage) -> float:
@@ -201,11 +208,8 @@ def refresh_cost(stage: HelloStage, pages: int) -> dict:
 
 
 def rss_mb(pid: int) -> float:
-    """A process's resident set size (Linux: /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
+    """A process's resident set size, in MiB (psutil: Linux, macOS and Windows alike)."""
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def app_memory(stage: HelloStage, greetings: int, bound: float = MEMORY_BOUND_MB) -> bool:

@@ -43,10 +43,10 @@ class Refused(Exception):
 class Running:
     """One piece under the supervisor: its process (if any) and its last lines."""
 
-    def __init__(self, piece, width: int, extra_env: dict, port_in_use) -> None:
+    def __init__(self, piece, width: int, port_in_use) -> None:
         self.piece = piece
         self.width = width
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **piece.env, **extra_env}
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **piece.started()}
         self.port_in_use = port_in_use
         self.proc: subprocess.Popen | None = None
         self.lines: collections.deque[str] = collections.deque(maxlen=LINES_KEPT)
@@ -133,11 +133,9 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, pieces, extra_env: dict, port_in_use) -> None:
+    def __init__(self, pieces, port_in_use) -> None:
         width = max(len(p.name) for p in pieces)
-        self.pieces = {
-            p.name: Running(p, width, extra_env.get(p.name, {}), port_in_use) for p in pieces
-        }
+        self.pieces = {p.name: Running(p, width, port_in_use) for p in pieces}
 
     def describe(self) -> list[dict]:
         return [r.describe() for r in self.pieces.values()]
@@ -170,51 +168,69 @@ class Supervisor:
         ]
 
 
-def serve(supervisor: Supervisor) -> tuple[ThreadingHTTPServer, str, str]:
-    """The control port on 127.0.0.1; returns the server, its URL and its token."""
-    token = secrets.token_urlsafe(24)
+class Handler(BaseHTTPRequestHandler):
+    """The control port's answers: only to requests with the stage's token."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, code: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    server: ControlPort
 
-        def _allowed(self) -> bool:
-            given = self.headers.get("X-Stage-Token", "")
-            if hmac.compare_digest(given.encode(), token.encode()):
-                return True
-            self._answer(403, {"error": "The stage's token is missing or wrong."})
-            return False
+    def _answer(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def do_GET(self):  # noqa: N802 - http.server's name
-            if not self._allowed():
-                return
-            if self.path != "/pieces":
-                return self._answer(404, {"error": f"No such path: {self.path}"})
-            self._answer(200, {"pieces": supervisor.describe()})
+    def _allowed(self) -> bool:
+        given = self.headers.get("X-Stage-Token", "")
+        if hmac.compare_digest(given.encode(), self.server.token.encode()):
+            return True
+        self._answer(403, {"error": "The stage's token is missing or wrong."})
+        return False
 
-        def do_POST(self):  # noqa: N802
-            if not self._allowed():
-                return
-            parts = self.path.strip("/").split("/")
-            if len(parts) != 3 or parts[0] != "pieces":
-                return self._answer(404, {"error": f"No such path: {self.path}"})
-            try:
-                message = supervisor.press(parts[1], parts[2])
-            except ValueError as err:
-                return self._answer(400, {"error": str(err)})
-            except Refused as err:
-                return self._answer(409, {"error": str(err), "refused": True})
-            self._answer(200, {"message": message})
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if not self._allowed():
+            return
+        if self.path != "/pieces":
+            return self._answer(404, {"error": f"No such path: {self.path}"})
+        self._answer(200, {"pieces": self.server.supervisor.describe()})
 
-        def log_message(self, *args) -> None:  # no access log in the stage's terminal
-            pass
+    def do_POST(self):  # noqa: N802
+        if not self._allowed():
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "pieces":
+            return self._answer(404, {"error": f"No such path: {self.path}"})
+        try:
+            message = self.server.supervisor.press(parts[1], parts[2])
+        except ValueError as err:
+            return self._answer(400, {"error": str(err)})
+        except Refused as err:
+            return self._answer(409, {"error": str(err), "refused": True})
+        self._answer(200, {"message": message})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}", token
+    def log_message(self, *args) -> None:  # no access log in the stage's terminal
+        pass
+
+
+class ControlPort(ThreadingHTTPServer):
+    """The control port on 127.0.0.1 and its token, made before the stage's pieces are
+    declared (the app gets both: stage.pieces(panel=...)); serve() hands it the supervisor."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.token = secrets.token_urlsafe(24)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.supervisor: Supervisor | None = None
+
+    def serve(self, supervisor: Supervisor) -> ControlPort:
+        self.supervisor = supervisor
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        if self.supervisor is not None:  # serve_forever runs: end it
+            self.shutdown()
+        self.server_close()

@@ -6,6 +6,8 @@ The tests drive the stage with it, and so do the benchmark and the history recor
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import random
 import re
@@ -15,10 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import demo_support
-from demo_support import stage
+from demo_support import net, stage
 
 REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
@@ -38,15 +41,13 @@ def free_port() -> int:
     """
     while True:
         port = random.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if net.can_bind(port):
             return port
 
 
-port_open = stage.port_in_use  # something listens on 127.0.0.1:port
+port_open = net.port_in_use  # something listens on 127.0.0.1:port
+wait_for = net.wait_for
+http = net.http_json  # (status, parsed body)
 
 
 def internet() -> bool:
@@ -56,17 +57,6 @@ def internet() -> bool:
         return True
     except OSError:
         return False
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def _restore_sigint() -> None:
@@ -183,32 +173,87 @@ def python_script(script: Path, *args, env=None, name=None) -> Proc:
     )
 
 
-class DevServer:
-    """The real Temporal dev server (the pip-installed CLI) on free ports."""
+class Server:
+    """Where the tests find a Temporal dev server: its ports, its address, the scripts' env."""
 
-    def __init__(self, db_dir: Path, namespaces=(TEST_NAMESPACE, *SCENARIO_NAMESPACES)):
-        self.db_file = Path(db_dir) / "temporal.db"
+    NAMESPACES = (TEST_NAMESPACE, *SCENARIO_NAMESPACES)
+
+    def __init__(self, namespaces=NAMESPACES):
         self.port = free_port()
         self.ui_port = free_port()
         self.namespaces = namespaces
-        self.proc: Proc | None = None
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"localhost:{self.port}"  # as stage.pieces() gives it to the scripts
 
     def env(self, namespace: str = TEST_NAMESPACE) -> dict:
         return {"TEMPORAL_ADDRESS": self.address, "TEMPORAL_NAMESPACE": namespace}
 
+    def _namespaces_ready(self) -> bool:
+        """The port opens before the namespaces are ready: ask the CLI."""
+        probe = subprocess.run(
+            [TEMPORAL, "operator", "namespace", "describe", "--address", self.address,
+             "--namespace", self.namespaces[-1] if self.namespaces else "default"],
+            capture_output=True,
+        )  # fmt: skip
+        return probe.returncode == 0
+
+
+class LocalServer(Server):
+    """The SDK's own dev server (WorkflowEnvironment.start_local, the pip-installed CLI),
+    on free ports, with the Web UI, in memory or in `db_dir`'s temporal.db: for servers
+    that live as long as their tests, and that the tests never stop or restart.
+    """
+
+    def __init__(self, db_dir: Path | None = None, namespaces=Server.NAMESPACES):
+        super().__init__(namespaces)
+        self.db_file = None if db_dir is None else Path(db_dir) / "temporal.db"
+        self._environment = None
+
+    def start(self, timeout: float = 30) -> LocalServer:
+        from temporalio.testing import WorkflowEnvironment
+
+        extra = [arg for ns in self.namespaces[1:] for arg in ("--namespace", ns)]
+        started = WorkflowEnvironment.start_local(
+            namespace=self.namespaces[0] if self.namespaces else "default",
+            port=self.port,
+            ui=True,
+            ui_port=self.ui_port,
+            dev_server_existing_path=str(TEMPORAL),
+            dev_server_database_filename=self.db_file and str(self.db_file),
+            dev_server_log_level="error",
+            dev_server_extra_args=extra,
+            dev_server_startup_timeout=timedelta(seconds=timeout),
+        )
+        self._environment = asyncio.run(started)
+        wait_for(self._namespaces_ready, timeout, 0.2, "the dev server's namespaces")
+        return self
+
+    def stop(self) -> None:
+        if self._environment is not None:
+            asyncio.run(self._environment.shutdown())
+            self._environment = None
+
+
+class DevServer(Server):
+    """The real Temporal dev server as the presenter runs it (the pip-installed CLI), its own
+    process with a database file, on free ports.
+
+    For the tests that do to the server what a presenter does (Ctrl-C or kill -9 it, then
+    start it again with the same database: demo 4), or that let another program stop it
+    (make reset): the SDK's LocalServer cannot be signalled or restarted.
+    """
+
+    def __init__(self, db_dir: Path, namespaces=Server.NAMESPACES):
+        super().__init__(namespaces)
+        self.db_file = Path(db_dir) / "temporal.db"
+        self.proc: Proc | None = None
+
     def start(self, timeout: float = 30) -> DevServer:
-        args = [
-            TEMPORAL, "server", "start-dev",
-            "--ip", "127.0.0.1",
-            "--port", self.port,
-            "--ui-port", self.ui_port,
-            "--db-filename", self.db_file,
-            "--log-level", "error",
-        ]  # fmt: skip
+        ports = {"server_port": self.port, "ui_port": self.ui_port}
+        server = stage.pieces(False, **ports, db_filename=str(self.db_file))[0]  # make demo's
+        args = [*server.argv(), "--ip", "127.0.0.1", "--log-level", "error"]
         for ns in self.namespaces:
             args += ["--namespace", ns]
         self.proc = Proc(args, cwd=self.db_file.parent, name="temporal")
@@ -218,15 +263,7 @@ class DevServer:
     def _ready(self) -> bool:
         if self.proc.popen.poll() is not None:
             raise AssertionError(f"dev server exited:\n{self.proc.stdout}\n{self.proc.stderr}")
-        if not port_open(self.port):
-            return False
-        # The port opens before the namespaces are ready: ask the CLI.
-        probe = subprocess.run(
-            [TEMPORAL, "operator", "namespace", "describe", "--address", self.address,
-             "--namespace", self.namespaces[-1] if self.namespaces else "default"],
-            capture_output=True,
-        )  # fmt: skip
-        return probe.returncode == 0
+        return port_open(self.port) and self._namespaces_ready()
 
     def stop(self, sig: int | None = None) -> None:
         """Ctrl-C (the platform's way), or the signal given (SIGKILL: the tests' kill -9)."""
@@ -242,7 +279,7 @@ class DevServer:
         return self.start()
 
 
-def history_json(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> str:
+def history_json(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> str:
     """A run's event history, exactly as `temporal workflow show --output json` prints it."""
     out = subprocess.run(
         [TEMPORAL, "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
@@ -252,10 +289,8 @@ def history_json(server: DevServer, workflow_id: str, namespace: str = TEST_NAME
     return out.stdout
 
 
-def history(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
+def history(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
     """A run's history events, parsed."""
-    import json
-
     return json.loads(history_json(server, workflow_id, namespace))["events"]
 
 
@@ -283,7 +318,7 @@ def activity_counts(events: list[dict], state: str = "COMPLETED") -> dict[str, i
     return counts
 
 
-def terminate(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPACE) -> None:
+def terminate(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> None:
     subprocess.run(
         [TEMPORAL, "workflow", "terminate", "--workflow-id", workflow_id, "--reason", "cleanup",
          "--address", server.address, "--namespace", namespace],
@@ -291,63 +326,45 @@ def terminate(server: DevServer, workflow_id: str, namespace: str = TEST_NAMESPA
     )  # fmt: skip
 
 
-def http(method: str, url: str, body=None, timeout: float = 30) -> tuple[int, dict]:
-    """A JSON request; returns (status, parsed body)."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
-
-
 class HelloStage:
-    """hello-ip's pieces for one test: stand-in services, workers, the app."""
+    """hello-ip's pieces for one test, as make demo --offline starts them (stage.pieces()):
+    the stand-in services, workers, the app; on free ports, in a namespace of the test's."""
 
-    def __init__(
-        self, server: DevServer, namespace: str = TEST_NAMESPACE, folder: Path = HELLO_DIR
-    ):
+    def __init__(self, server: Server, namespace: str = TEST_NAMESPACE):
         self.server = server
         self.namespace = namespace
-        self.folder = folder
         self.standin_port = free_port()
         self.app_port = free_port()
+        ports = (server.port, server.ui_port, self.app_port, self.standin_port)
+        declared = stage.pieces(True, *ports, namespace=namespace)
+        self.pieces = {piece.name: piece for piece in declared}
         self.procs: list[Proc] = []
 
     @property
     def env(self) -> dict:
-        return {
-            **self.server.env(self.namespace),
-            "IP_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}",
-            "GEO_SERVICE_URL": f"http://127.0.0.1:{self.standin_port}/json",
-            "STANDIN_URL": f"http://127.0.0.1:{self.standin_port}",  # the app shows its counts
-            "TEMPORAL_UI_URL": f"http://127.0.0.1:{self.server.ui_port}",
-        }
+        """The worker's settings and the app's together."""
+        return {**self.pieces["worker"].started(), **self.pieces["app"].started()}
 
-    def _run(self, script: str, *args, folder: Path | None = None, name=None) -> Proc:
-        proc = python_script((folder or self.folder) / script, *args, env=self.env, name=name)
+    def _run(self, piece: str, *args, folder: Path | None = None, name=None) -> Proc:
+        """The declared piece (with more arguments; from a copy of its folder)."""
+        declared = self.pieces[piece]
+        argv, cwd = [*declared.argv(), *args], folder or declared.cwd
+        proc = Proc(argv, cwd, declared.started(), name or declared.command[1])
         self.procs.append(proc)
         return proc
 
     def start_standin(self) -> Proc:
-        proc = self._run("standin.py", "--port", self.standin_port)
+        proc = self._run("standin")
         wait_for(lambda: port_open(self.standin_port), 15, what="the stand-in services")
         return proc
 
     def start_worker(self, folder: Path | None = None, name: str = "worker.py") -> Proc:
-        proc = self._run("worker.py", folder=folder, name=name)
+        proc = self._run("worker", folder=folder, name=name)
         proc.wait_for_line(r"^Starting the worker \(")
         return proc
 
     def start_app(self) -> Proc:
-        proc = self._run("app.py", "--port", self.app_port)
+        proc = self._run("app")
         proc.wait_for_line(r"^The app is at http://127\.0\.0\.1:")
         return proc
 
@@ -373,15 +390,14 @@ class HelloStage:
 
     def wait_done(self, workflow_id: str, timeout: float = 30) -> dict:
         """Poll as the page does until the run has ended; returns the last status."""
-        deadline = time.monotonic() + timeout
-        while True:
-            code, body = self.status(workflow_id, wait=1)
-            if code == 200 and body["status"] != "RUNNING":
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{workflow_id} still not done after {timeout}s: {code} {body}"
-                )
+        last = [None]
+
+        def done():
+            code, body = last[0] = self.status(workflow_id, wait=1)  # the request waits
+            return code == 200 and body["status"] != "RUNNING" and body
+
+        said = lambda: f"{workflow_id} still not done after {timeout}s: {last[0]}"  # noqa: E731
+        return wait_for(done, timeout, 0, said)
 
     def wait_progress(self, workflow_id: str, predicate, timeout: float = 30) -> dict:
         """Poll until the status's progress satisfies predicate(progress)."""
@@ -465,24 +481,12 @@ class DemoStage:
 
     def press(self, piece: str, action: str, origin: str | None = "", token: str | None = ""):
         """A button press as the page makes it; origin/token None leave the header out."""
-        import json
-        import urllib.error
-        import urllib.request
-
         if token == "":
             token = http("GET", f"{self.url}/api/stage")[1]["token"]
-        request = urllib.request.Request(
-            f"{self.url}/api/stage/{piece}/{action}", data=b"", method="POST"
-        )
-        if origin is not None:
-            request.add_header("Origin", origin or self.url)
+        headers = {} if origin is None else {"Origin": origin or self.url}
         if token is not None:
-            request.add_header("X-Stage-Token", token)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
+            headers["X-Stage-Token"] = token
+        return http("POST", f"{self.url}/api/stage/{piece}/{action}", None, 10, headers)
 
     def wait_state(self, piece: str, state: str, timeout: float = 30) -> dict:
         return wait_for(

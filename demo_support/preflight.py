@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from demo_support import missing_package, run_tool, stage
+from demo_support import missing_package, net, run_tool, stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging.requirements import Requirement
@@ -207,15 +207,7 @@ def check_tmux() -> Result:
 
 def port_taken(port: int) -> bool:
     """Something listens there, or the port cannot be bound."""
-    if stage.port_in_use(port):
-        return True
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+    return net.port_in_use(port) or not net.can_bind(port, reuse=True)
 
 
 def http_get(url: str, timeout: float) -> tuple[int, str]:

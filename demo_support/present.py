@@ -20,12 +20,11 @@ import dataclasses
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from demo_support import run_tool, stage
+from demo_support import net, run_tool, stage
+from demo_support.tmux import Tmux, TmuxError
 
 SESSION = stage.TMUX_SESSION
 TEASER_WINDOW, WINDOW = "teaser", "stage"
@@ -44,10 +43,6 @@ TEASER = [
 ]
 TEASER_TERMINAL = {"counters": 2, "starter": 3}
 NEXT_WINDOW = "Ctrl-b n"  # tmux's default key for next-window (Ctrl-b p: back)
-
-
-class TmuxError(Exception):
-    """A tmux command failed; the message is tmux's own."""
 
 
 # --- What runs in each pane ----------------------------------------------------------
@@ -157,31 +152,6 @@ def by_hand(panes_: list[dict]) -> str:
 # --- tmux ----------------------------------------------------------------------------
 
 
-class Tmux:
-    def __init__(self, socket_name: str | None = None):
-        self.prefix = ["tmux"] + (["-L", socket_name] if socket_name else [])
-        self.socket_name = socket_name
-
-    def __call__(self, *args: str) -> str:
-        try:
-            out = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=15)
-        except (OSError, subprocess.TimeoutExpired) as err:
-            raise TmuxError(str(err)) from None
-        if out.returncode != 0:
-            raise TmuxError(out.stderr.strip() or f"tmux {args[0]} failed ({out.returncode})")
-        return out.stdout.strip()
-
-    def has_session(self, name: str) -> bool:
-        try:
-            self("has-session", "-t", f"={name}")
-        except TmuxError:
-            return False
-        return True
-
-    def shown(self, *args: str) -> str:
-        return shlex.join([*self.prefix, *args])
-
-
 def build(tmux: Tmux, session: str, teaser: list[dict], stage_panes: list[dict]) -> None:
     """Two windows, each pane labelled with its README terminal, each piece typed into its
     pane's shell; the session opens on the teaser's window.
@@ -221,8 +191,7 @@ def build(tmux: Tmux, session: str, teaser: list[dict], stage_panes: list[dict])
     # In the README's order: the server first (the others start once it listens).
     for pane_ in [*stage_panes, *teaser]:
         for line in pane_["lines"]:
-            tmux("send-keys", "-t", ids[pane_["label"]], "-l", line)
-            tmux("send-keys", "-t", ids[pane_["label"]], "Enter")
+            tmux.send_line(ids[pane_["label"]], line)
         if pane_["name"] == "server" and not wait_for_port(pane_["port"], SERVER_START_TIMEOUT):
             print(f"The server did not open port {pane_['port']} in time: look at its pane.")
     tmux("select-pane", "-t", ids[by_terminal[5]["label"]])  # typing goes nowhere harmful
@@ -232,28 +201,18 @@ def build(tmux: Tmux, session: str, teaser: list[dict], stage_panes: list[dict])
 
 def wait_for_port(port: int, timeout: float) -> bool:
     """The worker and the app start once the server listens, as with make demo."""
-    deadline = time.monotonic() + timeout
-    while not stage.port_in_use(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return net.waited(lambda: stage.port_in_use(port), timeout, 0.2)
 
 
 def wait_for_prompts(tmux: Tmux, ids: list[str], timeout: float = 5) -> None:
     """Type only once each shell shows its prompt, so the lines do not interleave."""
-    deadline = time.monotonic() + timeout
-    waiting = list(ids)
-    while waiting and time.monotonic() < deadline:
-        waiting = [i for i in waiting if not tmux("capture-pane", "-p", "-t", i).strip()]
-        if waiting:
-            time.sleep(0.1)
+    net.waited(lambda: all(tmux.capture(i) for i in ids), timeout)
 
 
 # --- Main ----------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="add the stand-in services")
     parser.add_argument("--detach", action="store_true", help="start it, but do not attach")
@@ -264,46 +223,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-port", type=int, default=stage.APP_PORT)
     parser.add_argument("--standin-port", type=int, default=stage.STANDIN_PORT)
     parser.add_argument("--db-filename", help="the dev server's database (temporal.db)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    pieces = stage.pieces(
-        args.offline,
-        args.server_port,
-        args.ui_port,
-        args.app_port,
-        args.standin_port,
-        args.db_filename or "temporal.db",
-    )
-    layout = panes(pieces, args.offline)
-    teaser = teaser_panes(pieces)
+
+def refusal(args: argparse.Namespace, pieces: list[stage.Piece], tmux: Tmux | None) -> str:
+    """Why make present cannot build the stage here ("" when it can)."""
     if stage.temporal_cli() is None:
-        print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
-        return 1
-    tmux = Tmux(args.tmux_socket) if shutil.which("tmux") else None
+        return "The temporal CLI is missing: pip install -r requirements.txt (or see the README)."
     session = args.session
     if tmux and tmux.has_session(session):
-        print(
+        return (
             f"The tmux session {session!r} already exists. Attach to it: "
             f"{tmux.shown('attach', '-t', session)} ; or stop it and everything in it: "
             f"make reset (or {tmux.shown('kill-session', '-t', session)})."
         )
-        return 1
     # Busy ports first, with or without tmux: commands typed by hand would fail on them too.
-    taken = [p for p in pieces if p.port and stage.port_in_use(p.port)]
-    busy = [f"{p.name} port {p.port}" for p in taken]
+    busy = [f"{p.name} port {p.port}" for p in pieces if p.port and stage.port_in_use(p.port)]
     if stage.port_in_use(args.ui_port):
         busy.append(f"Web UI port {args.ui_port}")
     if busy:
-        print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
-        return 1
-    if tmux is None:
-        # Not a failure: the instructions are the answer (and make would bury
-        # them under "Error 1").
-        print(by_hand(panes(pieces, args.offline, powershell=ON_WINDOWS)))
-        return 0
+        return f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry."
+    return ""
 
+
+def built(tmux: Tmux, session: str, teaser: list[dict], layout: list[dict]) -> int:
+    """build(), or nothing left behind: 0, or the exit status and what went wrong, printed."""
     try:
         build(tmux, session, teaser, layout)
+        return 0
     except (TmuxError, KeyboardInterrupt) as err:
         if tmux.has_session(session):
             with contextlib.suppress(TmuxError):
@@ -314,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tmux refused to build the stage: {err}")
         return 1
 
-    print(f"The talk's terminals run in the tmux session {session!r}, in two windows:")
+
+def tell(args: argparse.Namespace, teaser: list[dict], layout: list[dict]) -> None:
+    """What runs where, and the keys the talk needs."""
+    print(f"The talk's terminals run in the tmux session {args.session!r}, in two windows:")
     for window, panes_ in ((TEASER_WINDOW, teaser), (WINDOW, layout)):
         for pane_ in panes_:
             what = pane_["command"] or f"a shell in {pane_['folder']}"
@@ -330,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         " Ctrl-C stops its piece and Up then Enter starts it again; Ctrl-b d detaches."
         "\nStop everything: make reset."
     )
-    attach = ["attach-session", "-t", f"={session}"]
+
+
+def attach(args: argparse.Namespace, tmux: Tmux) -> int:
+    """Into the session: this terminal becomes tmux's (or, inside tmux, switch to it)."""
+    session = args.session
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if args.detach or not interactive:
         print(f"Attach: {tmux.shown('attach', '-t', session)}")
@@ -343,8 +297,31 @@ def main(argv: list[str] | None = None) -> int:
         except TmuxError as err:
             print(f"Could not switch to it ({err}): {tmux.shown('attach', '-t', session)}")
             return 1
-    os.execvp(tmux.prefix[0], [*tmux.prefix, *attach])  # tmux takes over this terminal
+    os.execvp(tmux.prefix[0], [*tmux.prefix, "attach-session", "-t", f"={session}"])
     return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    ports = (args.server_port, args.ui_port, args.app_port, args.standin_port)
+    pieces = stage.pieces(args.offline, *ports, args.db_filename or "temporal.db")
+    layout = panes(pieces, args.offline)
+    teaser = teaser_panes(pieces)
+    tmux = Tmux(args.tmux_socket) if shutil.which("tmux") else None
+    refused = refusal(args, pieces, tmux)
+    if refused:
+        print(refused)
+        return 1
+    if tmux is None:
+        # Not a failure: the instructions are the answer (and make would bury
+        # them under "Error 1").
+        print(by_hand(panes(pieces, args.offline, powershell=ON_WINDOWS)))
+        return 0
+    failed = built(tmux, args.session, teaser, layout)
+    if failed:
+        return failed
+    tell(args, teaser, layout)
+    return attach(args, tmux)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from demo_support import harness
 from demo_support.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
-    DevServer,
     HelloStage,
+    LocalServer,
+    Server,
     history_json,
     python_script,
 )
@@ -26,12 +27,12 @@ from demo_support.harness import (
 OUT = harness.REPO / "tests" / "histories"
 
 
-def save(server: DevServer, workflow_id: str, name: str, namespace: str = TEST_NAMESPACE) -> None:
+def save(server: Server, workflow_id: str, name: str, namespace: str = TEST_NAMESPACE) -> None:
     (OUT / f"{name}.json").write_text(history_json(server, workflow_id, namespace))
     print(f"  wrote tests/histories/{name}.json")
 
 
-def counter(server: DevServer, interrupt_at: int | None, name: str) -> None:
+def counter(server: Server, interrupt_at: int | None, name: str) -> None:
     env = server.env()
     durable = COUNTER_DIR / "durable"
     worker = python_script(durable / "worker.py", env=env)
@@ -46,7 +47,7 @@ def counter(server: DevServer, interrupt_at: int | None, name: str) -> None:
     save(server, "durable-counter", name)
 
 
-def hello(server: DevServer, namespace: str, name: str, sleep: int, breaks: str | None) -> None:
+def hello(server: Server, namespace: str, name: str, sleep: int, breaks: str | None) -> None:
     stage = HelloStage(server, namespace)
     try:
         standin = stage.start_standin()
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         print("Starting a dev server for the recordings...")
-        server = DevServer(Path(tmp)).start()
+        server = LocalServer().start()
         try:
             counter(server, None, "counter")
             counter(server, 4, "counter-worker-restarted")

@@ -25,13 +25,12 @@ import os
 import shlex
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_support
-from demo_support import missing_package, run_tool, stage
-from demo_support.present import Tmux, TmuxError
+from demo_support import missing_package, net, run_tool, stage
+from demo_support.tmux import Tmux, TmuxError
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     import psutil
@@ -49,9 +48,10 @@ EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make 
     COUNTER / "volatile" / "counter.py": "volatile counter",
 }
 MODULES = {"demo_support.stage": "make demo"}  # run as python -m, from the repository's folder
-# Stopped in this order: make demo first (it stops its own pieces), the server last.
-ORDER = ["make demo", "counter starter", "volatile counter", "app", "worker", "counter worker"]
-ORDER += ["standin", "server"]
+# Stopped in this order: make demo first (it stops its own pieces), then the teaser's
+# counters, then the stage's pieces the last started first (stage.pieces()): the server last.
+ORDER = ["make demo", "counter starter", "volatile counter", "counter worker"]
+ORDER += [piece.name for piece in reversed(stage.pieces(offline=True))]
 PATIENCE = {"make demo": 25.0, "server": 15.0}  # seconds after Ctrl-C; others 10
 
 
@@ -171,10 +171,7 @@ def find_processes(repo: Path) -> list[Found]:
         if match:
             match.pid = pid
             found.append(match)
-    last = len(ORDER) - 1  # the server; any other piece just before it
-    return sorted(
-        found, key=lambda f: (ORDER.index(f.role) if f.role in ORDER else last - 0.5, f.pid)
-    )
+    return sorted(found, key=lambda f: (ORDER.index(f.role), f.pid))
 
 
 def alive(found: Found) -> bool:
@@ -201,12 +198,14 @@ def escalation(role: str) -> list[tuple[str, float]]:
 
 
 def send(pid: int, step: str) -> None:
-    """One step of escalation(); ProcessLookupError or PermissionError when it cannot."""
-    if step != "TerminateProcess":
-        os.kill(pid, getattr(signal, step))
-        return
+    """One step of escalation(), by psutil, which checks that the pid is still that process
+    (kill: TerminateProcess on Windows); ProcessLookupError or PermissionError when it cannot."""
     try:
-        psutil.Process(pid).kill()  # TerminateProcess; psutil checks the pid is still that process
+        process = psutil.Process(pid)
+        if step == "TerminateProcess":
+            process.kill()
+        else:
+            process.send_signal(getattr(signal, step))
     except psutil.NoSuchProcess:
         raise ProcessLookupError(pid) from None
     except psutil.AccessDenied:
@@ -216,8 +215,7 @@ def send(pid: int, step: str) -> None:
 def stop(processes: list[Found]) -> list[str]:
     """Ctrl-C each group in turn, as a presenter would; escalate when one hangs."""
     problems = []
-    others = sorted({f.role for f in processes} - set(ORDER))  # a piece stage.py gained later
-    for role in [*ORDER[:-1], *others, ORDER[-1]]:  # the server last
+    for role in ORDER:  # every role found has its place there: the server last
         group = [f for f in processes if f.role == role and alive(f)]
         for step, patience in escalation(role):
             if not group:
@@ -229,9 +227,9 @@ def stop(processes: list[Found]) -> list[str]:
                     pass
                 except PermissionError:
                     problems.append(f"cannot stop pid {f.pid} ({f.role}): permission denied")
-            deadline = time.monotonic() + patience
-            while any(alive(f) for f in group) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            # Not psutil.wait_procs: it counts a zombie as running until its parent reaps it
+            # (the tests' processes, until pytest does), and so would wait out the patience.
+            net.waited(lambda group=group: not any(alive(f) for f in group), patience)
             how = "" if step == "SIGINT" else f", with {step}"
             for f in group:
                 if not alive(f):

@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_support
-from demo_support import control
+from demo_support import control, net
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"
@@ -62,8 +60,11 @@ class Piece:
     title: str  # as make present labels its pane
     folder: str  # relative to the repository: "" or "hello-ip"
     command: tuple[str, ...]  # as typed once the venv is active: ("python", "worker.py")
-    env: dict = field(default_factory=dict)  # on top of the terminal's own
+    env: dict = field(default_factory=dict)  # on top of the terminal's own, typed there
     port: int | None = None  # it listens there
+    # Only where a program starts the piece (make demo, the tests), never typed in a terminal:
+    # the app's way to the stage panel and to the stand-in's call counts.
+    started_env: dict = field(default_factory=dict)
 
     @property
     def cwd(self) -> Path:
@@ -74,6 +75,10 @@ class Piece:
         programs = {"python": sys.executable, "temporal": temporal_cli() or "temporal"}
         return [programs.get(self.command[0], self.command[0]), *self.command[1:]]
 
+    def started(self) -> dict:
+        """Its environment when a program starts it: what a terminal gets typed, and more."""
+        return {**self.env, **self.started_env}
+
 
 def pieces(
     offline: bool,
@@ -82,15 +87,20 @@ def pieces(
     app_port: int = APP_PORT,
     standin_port: int = STANDIN_PORT,
     db_filename: str = "temporal.db",
+    namespace: str = "default",
+    panel: tuple[str, str] | None = None,
 ) -> list[Piece]:
     """The stage, in start order: the one declaration that make demo, make present, make
     reset and the tests use (and that the README's terminals are checked against).
 
-    Only the tests move the ports: the scripts' defaults are the README's.
+    Only the tests move the ports and the namespace: the scripts' defaults are the
+    README's. `panel` is make demo's control port (its URL and token), for the app.
     """
     temporal_env = {}
     if server_port != SERVER_PORT:
         temporal_env["TEMPORAL_ADDRESS"] = f"localhost:{server_port}"
+    if namespace != "default":
+        temporal_env["TEMPORAL_NAMESPACE"] = namespace
     if ui_port != UI_PORT:
         temporal_env["TEMPORAL_UI_URL"] = f"http://localhost:{ui_port}"
 
@@ -109,14 +119,16 @@ def pieces(
     worker = ("python", "worker.py")
     stage.append(Piece("worker", "worker: hello-ip worker", "hello-ip", worker, worker_env))
     app = ("python", "app.py", *moved(app_port, APP_PORT))
-    stage.append(Piece("app", "app: the web app", "hello-ip", app, temporal_env, app_port))
+    app_started = {"STAGE_URL": panel[0], "STAGE_TOKEN": panel[1]} if panel else {}
+    if offline:
+        app_started["STANDIN_URL"] = f"http://127.0.0.1:{standin_port}"
+    stage.append(
+        Piece("app", "app: the web app", "hello-ip", app, temporal_env, app_port, app_started)
+    )
     return stage
 
 
-def port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+port_in_use = net.port_in_use  # something listens on 127.0.0.1:port
 
 
 def is_temporal_server(port: int) -> bool:
@@ -133,7 +145,7 @@ def is_temporal_server(port: int) -> bool:
     return out.returncode == 0 and "SERVING" in out.stdout
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
     # For the tests, which must not take the presenter's ports:
@@ -142,38 +154,69 @@ def main() -> int:
     parser.add_argument("--app-port", type=int, default=APP_PORT, help=argparse.SUPPRESS)
     parser.add_argument("--standin-port", type=int, default=STANDIN_PORT, help=argparse.SUPPRESS)
     parser.add_argument("--db-filename", default="temporal.db", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    ports = (args.server_port, args.ui_port, args.app_port, args.standin_port)
-    stage = pieces(args.offline, *ports, args.db_filename)
+    return parser.parse_args(argv)
 
+
+def declared(args: argparse.Namespace, panel: control.ControlPort, reuse_server: bool):
+    """stage.pieces() for these arguments; without the server when one already runs."""
+    ports = (args.server_port, args.ui_port, args.app_port, args.standin_port)
+    stage = pieces(args.offline, *ports, args.db_filename, panel=(panel.url, panel.token))
+    return [p for p in stage if not (reuse_server and p.name == "server")]
+
+
+def busy_ports(stage: list[Piece], ui_port: int, reuse_server: bool) -> list[str]:
+    busy = [f"{p.name} port {p.port}" for p in stage if p.port and port_in_use(p.port)]
+    if port_in_use(ui_port) and not reuse_server:
+        busy.append(f"Web UI port {ui_port}")
+    return busy
+
+
+def start_in_order(supervisor: control.Supervisor, stopping: threading.Event) -> bool:
+    """Each piece, the next once the one before listens; False when one did not start."""
+    for running in supervisor.pieces.values():
+        running.spawn()
+        if running.piece.port and not listens(running, stopping):
+            print(f"The {running.piece.name} did not start: see its lines above.")
+            return False
+    return True
+
+
+def listens(running: control.Running, stopping: threading.Event, timeout: float = 30) -> bool:
+    """It listens on its port within `timeout` seconds (or Ctrl-C came first)."""
+    up = lambda: port_in_use(running.piece.port) or stopping.is_set()  # noqa: E731
+    return bool(net.waited(lambda: up() or not running.running, timeout, 0.2) and up())
+
+
+def supervise(supervisor: control.Supervisor, stopping: threading.Event) -> None:
+    """Until Ctrl-C, or until a piece stops by itself (not from the panel)."""
+    while not stopping.is_set():
+        for running in supervisor.died():
+            code = running.proc.returncode
+            print(f"The {running.piece.name} stopped (exit {code}); stopping the rest.")
+            stopping.set()
+        stopping.wait(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if temporal_cli() is None:
         print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
         return 1
     # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
     reuse_server = port_in_use(args.server_port) and is_temporal_server(args.server_port)
-    if reuse_server:
-        stage = [p for p in stage if p.name != "server"]
-    busy = [f"{p.name} port {p.port}" for p in stage if p.port and port_in_use(p.port)]
-    if port_in_use(args.ui_port) and not reuse_server:
-        busy.append(f"Web UI port {args.ui_port}")
+    # Only under make demo: the stage panel's control port, and the stand-in's call counts.
+    panel = control.ControlPort()
+    stage = declared(args, panel, reuse_server)
+    busy = busy_ports(stage, args.ui_port, reuse_server)
     if busy:
+        panel.close()
         print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
         return 1
-
-    # Only under make demo: the stage panel's control port, and the stand-in's call counts.
-    supervisor = control.Supervisor(stage, {}, port_in_use)
-    panel, panel_url, token = control.serve(supervisor)
-    app_extra = {"STAGE_URL": panel_url, "STAGE_TOKEN": token}
-    if args.offline:
-        app_extra["STANDIN_URL"] = f"http://127.0.0.1:{args.standin_port}"
-    supervisor.pieces["app"].env.update(app_extra)
+    supervisor = control.Supervisor(stage, port_in_use)
+    panel.serve(supervisor)
     stopping = threading.Event()
-
-    def stop_all(*_):
-        stopping.set()
-
     for sig in demo_support.stop_signals():  # Ctrl-C, SIGTERM, and Ctrl-Break on Windows
-        signal.signal(sig, stop_all)
+        signal.signal(sig, lambda *_: stopping.set())
     if reuse_server:
         print(
             f"Using the Temporal dev server already running on localhost:{args.server_port}"
@@ -181,16 +224,8 @@ def main() -> int:
             flush=True,
         )
     try:
-        for piece in stage:
-            running = supervisor.pieces[piece.name]
-            running.spawn()
-            if piece.port:  # wait until it listens before starting the next piece
-                deadline = time.monotonic() + 30
-                while not port_in_use(piece.port) and not stopping.is_set():
-                    if not running.running or time.monotonic() > deadline:
-                        print(f"The {piece.name} did not start: see its lines above.")
-                        return 1
-                    time.sleep(0.2)
+        if not start_in_order(supervisor, stopping):
+            return 1
         if not stopping.is_set():
             print(
                 f"\nReady: the app at http://127.0.0.1:{args.app_port}, "
@@ -199,14 +234,9 @@ def main() -> int:
                 + ". Ctrl-C stops everything; the page's stage panel stops one piece.\n",
                 flush=True,
             )
-        while not stopping.is_set():
-            for running in supervisor.died():
-                code = running.proc.returncode
-                print(f"The {running.piece.name} stopped (exit {code}); stopping the rest.")
-                stopping.set()
-            stopping.wait(0.5)
+        supervise(supervisor, stopping)
     finally:
-        panel.shutdown()
+        panel.close()
         supervisor.stop_all()  # the server last
         print("Everything stopped.", flush=True)
     return 0

@@ -17,11 +17,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from demo_support import missing_package, stage
+from demo_support import missing_package, net, stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging import tags
@@ -61,6 +60,8 @@ LAPTOPS = {
     "Windows x64": (["win_amd64"], {"sys_platform": "win32", "platform_system": "Windows"}),
 }
 
+PYPI_JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691
+
 
 def pins(path: Path) -> list[Requirement]:
     found = []
@@ -72,12 +73,11 @@ def pins(path: Path) -> list[Requirement]:
 
 
 def files_of(name: str) -> list[dict]:
-    request = urllib.request.Request(
-        f"{INDEX}/{canonicalize_name(name)}/",
-        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["files"]
+    url = f"{INDEX}/{canonicalize_name(name)}/"
+    code, answer = net.http_json("GET", url, headers={"Accept": PYPI_JSON})
+    if code != 200:
+        raise OSError(f"{url}: HTTP {code}")
+    return answer["files"]
 
 
 def verdict(requirement: Requirement, files: list[dict], python, laptop: str) -> str:

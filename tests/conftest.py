@@ -3,7 +3,7 @@
 import pytest
 
 from demo_support import harness
-from demo_support.harness import SCENARIO_NAMESPACES, DevServer, HelloStage
+from demo_support.harness import SCENARIO_NAMESPACES, HelloStage, LocalServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -14,7 +14,9 @@ def process_output(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory):
-    server = DevServer(tmp_path_factory.mktemp("temporal")).start()
+    """The SDK's dev server (WorkflowEnvironment.start_local), its database in a folder of
+    pytest's: make reset's test proves that a dev server outside the repository is not ours."""
+    server = LocalServer(tmp_path_factory.mktemp("temporal")).start()
     yield server
     server.stop()
 

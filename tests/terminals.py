@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import time
 import uuid
 from pathlib import Path
+
+from demo_support.net import wait_for
+from demo_support.tmux import Tmux
 
 PROMPT = "rehearsal$ "
 # The prompt, with the virtual environment's name before it once activated.
@@ -31,18 +32,7 @@ class Terminals:
         rc = cwd.parent / "bashrc"
         rc.write_text(f"PS1='{PROMPT}'\nunset PROMPT_COMMAND\n")
         self.shell = f"bash --noprofile --rcfile {rc} -i"
-
-    def tmux(self, *args: str) -> str:
-        out = subprocess.run(  # the tmux server, and so every shell, gets self.env
-            [TMUX, "-L", self.socket, *args],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            env=self.env,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
-        return out.stdout
+        self.tmux = Tmux(self.socket, env)  # the tmux server, and so every shell, gets env
 
     def open(self, name: str) -> None:
         """A new terminal (a tmux window) in the repository's folder, at its prompt."""
@@ -60,22 +50,19 @@ class Terminals:
 
     def wait_idle(self, name: str, timeout: float = 20) -> None:
         """Wait until the shell shows an empty prompt: what ran there has ended."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def idle():
             lines = [line for line in self.screen(name) if line.strip()]
-            if lines and (m := PROMPT_RE.match(lines[-1])) and not lines[-1][m.end() :].strip():
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"terminal {name} is still busy:\n" + "\n".join(lines[-20:]))
-            time.sleep(0.05)
+            return lines and (m := PROMPT_RE.match(lines[-1])) and not lines[-1][m.end() :].strip()
+
+        wait_for(idle, timeout, 0.05, lambda: f"terminal {name} is still busy:\n" + self.last(name))
 
     def type(self, name: str, line: str) -> None:
         """At the prompt, type a line and press Enter, as a presenter does."""
         if name not in self.opened:
             self.open(name)
         self.wait_idle(name)
-        self.tmux("send-keys", "-t", self.target(name), "-l", line)
-        self.tmux("send-keys", "-t", self.target(name), "Enter")
+        self.tmux.send_line(self.target(name), line)
 
     def keys(self, name: str, *keys: str) -> None:
         """Keys by name: C-c for Ctrl-C, Up, Enter."""
@@ -91,25 +78,25 @@ class Terminals:
 
     def screen(self, name: str) -> list[str]:
         """What the terminal shows, scrollback included, without trailing blank lines."""
-        text = self.tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", self.target(name))
         # The terminal echoes Ctrl-C as ^C, before whatever is printed next.
-        return [line.removeprefix("^C") for line in text.rstrip("\n").splitlines()]
+        return [line.removeprefix("^C") for line in self.tmux.capture(self.target(name), 5000)]
+
+    def last(self, name: str, count: int = 20) -> str:
+        return "\n".join(self.screen(name)[-count:])
 
     def wait_for(self, name: str, pattern: str, timeout: float = 20, after: int = 0, what=""):
         """Wait until a line at or after line `after` matches; return its index."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def found():
             lines = self.screen(name)
-            for index in range(after, len(lines)):
-                if regex.search(lines[index]):
-                    return index
-            if time.monotonic() > deadline:
-                shown = "\n".join(lines[-40:])
-                raise AssertionError(
-                    f"terminal {name} never showed {what or pattern!r} in {timeout} s:\n{shown}"
-                )
-            time.sleep(0.1)
+            return next(([i] for i in range(after, len(lines)) if regex.search(lines[i])), None)
+
+        def seen() -> str:
+            shown = what or pattern
+            return f"terminal {name} never showed {shown!r} in {timeout} s:\n{self.last(name, 40)}"
+
+        return wait_for(found, timeout, 0.1, seen)[0]
 
     def wait_prompt(self, name: str, after: int, timeout: float = 20) -> int:
         """Wait for the shell's prompt after line `after`: the command has ended."""
@@ -131,7 +118,7 @@ class Terminals:
         raise AssertionError(f"terminal {name} shows no {command!r}:\n" + "\n".join(lines[-20:]))
 
     def close(self) -> None:
-        subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True)
+        self.tmux.kill_server()
 
 
 def clean_env(venv: Path) -> dict[str, str]:

@@ -119,10 +119,10 @@ def test_temporal_down_gives_one_clear_line(script):
         proc.assert_clean_exit(proc.interrupt())
 
 
-def test_worker_connects_once_temporal_comes_up(tmp_path):
-    from demo_support.harness import DevServer
+def test_worker_connects_once_temporal_comes_up():
+    from demo_support.harness import LocalServer
 
-    server = DevServer(tmp_path)
+    server = LocalServer()  # its ports chosen: the worker waits for it there
     worker = python_script(WORKER, env=server.env())
     worker.wait_for_line("^Cannot reach Temporal")
     server.start()

@@ -16,8 +16,8 @@ from demo_support.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
     HELLO_DIR,
-    DevServer,
     HelloStage,
+    LocalServer,
     event_types,
     expected_greeting,
     free_port,
@@ -145,7 +145,7 @@ def test_sleep_3_waits_on_a_durable_timer(hello):
 def test_a_permanent_failure_ends_the_run_with_the_services_message(scenario):
     # The stand-in answers with a private IP, which ip-api cannot place.
     stage = scenario
-    stage._run("standin.py", "--port", stage.standin_port, "--ip", "10.1.2.3")
+    stage._run("standin", "--ip", "10.1.2.3")
     wait_for(lambda: http_ok(f"http://127.0.0.1:{stage.standin_port}/"), 15)
     stage.start_worker()
     stage.start_app()
@@ -193,7 +193,7 @@ BAD_INPUTS = [
 ]
 
 
-def count_greeting_runs(server: DevServer, namespace: str) -> int:
+def count_greeting_runs(server: LocalServer, namespace: str) -> int:
     import subprocess
 
     from demo_support.harness import TEMPORAL
@@ -257,7 +257,7 @@ def test_unknown_id_is_a_404(hello):
 def test_the_status_names_the_ui_link(hello, temporal_server):
     workflow_id = hello.post("Ada", 0)
     code, body = http("GET", f"{hello.url}/api/greetings/{workflow_id}")
-    ui = f"http://127.0.0.1:{temporal_server.ui_port}/namespaces/{hello.namespace}/workflows/"
+    ui = f"http://localhost:{temporal_server.ui_port}/namespaces/{hello.namespace}/workflows/"
     assert body["ui_url"] == ui + workflow_id
     assert body["workflow_id"] == workflow_id
 
@@ -284,8 +284,8 @@ def test_a_fresh_apps_first_requests_share_one_client(scenario):
     assert "The app failed" not in app.stdout + app.stderr
 
 
-def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up(tmp_path):
-    server = DevServer(tmp_path, namespaces=("temporal-down",))  # not started yet
+def test_temporal_down_is_a_503_and_the_app_connects_when_it_comes_up():
+    server = LocalServer(namespaces=("temporal-down",))  # not started yet
     stage = HelloStage(server, "temporal-down")
     app = stage.start_app()  # the app starts although Temporal is down
     try:

@@ -370,7 +370,7 @@ def test_on_windows_simulated_the_panel_sends_ctrl_break_and_terminate_never_sig
     from demo_support import control
 
     pieces = stage.pieces(offline=True, server_port=21001, app_port=21002, standin_port=21003)
-    supervisor = control.Supervisor(pieces, {}, lambda port: port in windows.listening)
+    supervisor = control.Supervisor(pieces, lambda port: port in windows.listening)
     for running in supervisor.pieces.values():
         running.spawn()
     worker = supervisor.pieces["worker"]
@@ -520,7 +520,7 @@ def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly(capsys):
         for p in stage.pieces(offline=True, app_port=ports["app"], standin_port=ports["standin"])
         if p.name in ports
     ]
-    supervisor = control.Supervisor(pieces, {}, stage.port_in_use)
+    supervisor = control.Supervisor(pieces, stage.port_in_use)
     try:
         for running in supervisor.pieces.values():
             running.spawn()

@@ -16,10 +16,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 from demo_support import present, stage
@@ -28,10 +28,13 @@ from demo_support.harness import (
     REPO,
     TEMPORAL,
     DevServer,
+    Server,
     free_port,
+    http,
     port_open,
     wait_for,
 )
+from demo_support.tmux import Tmux
 
 TMUX = shutil.which("tmux")
 
@@ -141,48 +144,37 @@ def test_preflight_is_green_for_ports_that_already_serve_the_stage(temporal_serv
 
 
 def tmux(socket_name: str, *args: str) -> str:
-    out = subprocess.run([TMUX, "-L", socket_name, *args], capture_output=True, text=True)
-    return out.stdout
-
-
-def kill_tmux_server(socket_name: str) -> None:
-    """Stop a private tmux server, and remove the socket file it leaves behind."""
-    subprocess.run([TMUX, "-L", socket_name, "kill-server"], capture_output=True)
-    folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
-    (folder / socket_name).unlink(missing_ok=True)
+    """A tmux command on the private server; its output, "" when it fails."""
+    return Tmux(socket_name)(*args, check=False)
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    try:
+        kids = psutil.Process(pid).children()
+    except psutil.Error:
+        return []
+    return [k.pid for k in kids if _status(k) not in (psutil.STATUS_ZOMBIE, None)]
+
+
+def _status(process: psutil.Process) -> str | None:
+    try:
+        return process.status()
+    except psutil.Error:
+        return None
 
 
 def argv_of(pid: int) -> list[str]:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-    except OSError:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:  # gone
         return []
 
 
-def environ_of(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
-
-
 def http_json(url: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.loads(response.read())
+    code, answer = http("GET" if body is None else "POST", url, body, timeout=15)
+    if code >= 400:
+        raise OSError(f"HTTP {code}: {answer}")  # not up yet, as urllib's errors are
+    return answer
 
 
 PANE_FIELDS = ["@piece", "pane_pid", "pane_current_path", "pane_id", "pane_active"]
@@ -202,13 +194,11 @@ def panes_of(socket_name: str, window: str) -> dict[int, dict]:
 
 
 def screen(socket_name: str, pane_id: str) -> list[str]:
-    text = tmux(socket_name, "capture-pane", "-p", "-J", "-S", "-500", "-t", pane_id)
-    return [line.removeprefix("^C").strip() for line in text.splitlines()]
+    return [line.removeprefix("^C").strip() for line in Tmux(socket_name).capture(pane_id, 500)]
 
 
 def type_line(socket_name: str, pane_id: str, line: str) -> None:
-    tmux(socket_name, "send-keys", "-t", pane_id, "-l", line)
-    tmux(socket_name, "send-keys", "-t", pane_id, "Enter")
+    Tmux(socket_name).send_line(pane_id, line)
 
 
 def line_where(socket_name: str, pane_id: str, test, timeout: float = 20, after: int = 0) -> int:
@@ -231,7 +221,7 @@ def shows(socket_name: str, pane_id: str, line: str, timeout: float = 20, after:
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.skipif(sys.platform != "linux", reason="proven on Linux (CI's Linux job runs it)")
 def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp_path):
     socket_name = f"presenter-kit-{uuid.uuid4().hex[:8]}"
     server, ui, app, standin = free_ports(4)
@@ -330,7 +320,7 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
             assert children(pane["pane_pid"]) == [], [
                 argv_of(k) for k in children(pane["pane_pid"])
             ]
-        worker_env = environ_of(running["worker"])
+        worker_env = psutil.Process(running["worker"]).environ()
         assert worker_env["IP_SERVICE_URL"] == f"http://127.0.0.1:{standin}"
         assert worker_env["TEMPORAL_ADDRESS"] == f"localhost:{server}"
         shown = "#{window_name} #{@piece} | #{pane_current_command} | #{pane_pid}"
@@ -362,7 +352,7 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
         assert keys.split()[-1] == "next-window", keys
         tmux(socket_name, "next-window", "-t", "=durable-demo")
         assert tmux(socket_name, "display", "-p", "-t", "=durable-demo:", "#{window_name}") == (
-            "stage\n"
+            "stage"
         )
 
         # The whole stage works: a greeting, through the stand-in services.
@@ -406,7 +396,7 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
         assert tmux(socket_name, "list-sessions") == ""
         wait_for(lambda: not any(argv_of(p) for p in pids), 20, 0.2, "the pieces to end")
     finally:
-        kill_tmux_server(socket_name)
+        Tmux(socket_name).kill_server()
         for pid in pids:
             if argv_of(pid):
                 os.kill(pid, signal.SIGKILL)
@@ -438,7 +428,7 @@ def test_present_refuses_busy_ports_and_without_tmux_prints_the_commands(tmp_pat
             busy_by_hand = run_tool("present.py", *args, env={"PATH": str(no_tmux)})
         finally:
             if TMUX:
-                kill_tmux_server(socket_name)
+                Tmux(socket_name).kill_server()
     for out in (busy, busy_by_hand):
         assert out.returncode == 1, out.output
         assert f"Already in use: app port {app}." in out.output, out.output
@@ -493,7 +483,7 @@ def typed_by_hand(output: str) -> list[tuple[int, list[str]]]:
 # --- make reset ------------------------------------------------------------------------
 
 
-def cli(server: DevServer, *args: str, namespace: str = "default") -> str:
+def cli(server: Server, *args: str, namespace: str = "default") -> str:
     out = subprocess.run(
         [TEMPORAL, *args, "--address", server.address, "--namespace", namespace, "-o", "json"],
         capture_output=True,
@@ -503,7 +493,7 @@ def cli(server: DevServer, *args: str, namespace: str = "default") -> str:
     return out.stdout
 
 
-def status(server: DevServer, workflow_id: str) -> str:
+def status(server: Server, workflow_id: str) -> str:
     info = json.loads(cli(server, "workflow", "describe", "--workflow-id", workflow_id))
     return info["workflowExecutionInfo"]["status"].removeprefix("WORKFLOW_EXECUTION_STATUS_")
 
@@ -549,7 +539,7 @@ def test_reset_stops_the_repos_server_removes_its_database_and_ends_demo_runs(
         assert status(temporal_server, demo_id) == "TERMINATED"
         assert status(temporal_server, other_id) == "RUNNING"
         assert decoy.poll() is None, "reset stopped a worker.py that is not the repository's"
-        assert temporal_server.proc.popen.poll() is None and port_open(temporal_server.port)
+        assert port_open(temporal_server.port), "reset stopped the session's dev server"
 
         again = run_tool("reset.py", *args, env=env)
         assert again.returncode == 0 and "Nothing to reset" in again.output, again.output

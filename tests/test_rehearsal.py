@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 import readme_script as guide
 from browser import FLAGS, require_chromium
 from demo_support.harness import REPO, internet, wait_for
+from demo_support.net import port_in_use as port_busy
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -56,12 +56,6 @@ def normalize(line: str) -> str:
 
 def say(text: str) -> None:
     print(f"[rehearsal {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def port_busy(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def copy_of_the_repository(dest: Path) -> Path:

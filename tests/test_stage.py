@@ -155,18 +155,18 @@ def test_the_stage_panel_presses_refusals_and_presses_twice(tmp_path):
 
 
 def test_the_control_port_wants_the_stage_token():
-    from demo_support import control
+    from demo_support import control, stage
 
-    class Piece:
-        name, title, port, env = "worker", "worker", None, {}
-
-    supervisor = control.Supervisor([Piece()], {}, lambda port: False)
-    server, url, token = control.serve(supervisor)
+    worker = [p for p in stage.pieces(offline=False) if p.name == "worker"]
+    panel = control.ControlPort()
+    panel.serve(control.Supervisor(worker, lambda port: False))
     try:
-        code, body = http("GET", f"{url}/pieces")
+        code, body = http("GET", f"{panel.url}/pieces")
         assert (code, body) == (403, {"error": "The stage's token is missing or wrong."})
-        code, body = http("POST", f"{url}/pieces/worker/kill", {})
+        code, body = http("POST", f"{panel.url}/pieces/worker/kill", {})
         assert code == 403
-        assert server.server_address[0] == "127.0.0.1"
+        code, body = http("GET", f"{panel.url}/pieces", headers={"X-Stage-Token": panel.token})
+        assert code == 200 and [p["name"] for p in body["pieces"]] == ["worker"], body
+        assert panel.server_address[0] == "127.0.0.1"
     finally:
-        server.shutdown()
+        panel.close()
