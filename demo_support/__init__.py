@@ -1,25 +1,17 @@
 """Plumbing shared by the demo scripts; the audience need not read it.
 
 The teaching scripts call the SDK themselves (``Client.connect(**config)``,
-``Worker(...)``, ``await worker.run()``, ``asyncio.run(main())``); this module adds
-only what a live talk needs around those calls, each named for its job:
+``Worker(...)``, ``await worker.run()``, ``asyncio.run(main())``). Around those
+calls, this module adds only what a live talk needs:
 
-* ``clean_exit()``, around ``asyncio.run(main())``: Ctrl-C works even in a process
-  started in the background, and ends the script without a traceback; no Temporal
-  is one line (``Cannot reach Temporal at ...``), not a traceback; the SDK's own
-  warnings are one line each; and the process leaves with ``os._exit``, so that
-  temporalio's Rust bridge is not torn down during interpreter finalisation
-  (sdk-python issue #300: "Fatal Python error: PyGILState_Release" or a segfault
-  at exit; tests/test_clean_exit.py Ctrl-Cs a busy worker ten times);
-* ``wait_for_temporal(config)``: a worker started before the dev server waits for
-  it, saying so in one line;
-* ``until_ctrl_c(worker)``, the loop around ``await worker.run()``: Ctrl-C stops
-  the worker gracefully, and after a Temporal outage (demo 4) a fresh copy polls
-  at once, which the plain SDK does not do (see its docstring).
-
-Settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
-``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS settings, profiles in
-``temporal.toml``), defaulting to the local dev server.
+* ``clean_exit()``, around ``asyncio.run(main())``: Ctrl-C, no Temporal or a
+  worker's fatal error end the script in one line, never a traceback; and it
+  leaves with ``os._exit``, so that temporalio's Rust bridge is not torn down
+  during interpreter finalisation (sdk-python issue #300: "Fatal Python error:
+  PyGILState_Release" or a segfault at exit; tests/test_clean_exit.py);
+* ``wait_for_temporal(config)``: a worker started before the server waits, in one line;
+* ``until_ctrl_c(worker)``, the loop around ``await worker.run()``: a graceful Ctrl-C,
+  and after a Temporal outage (demo 4) a fresh copy of the worker that polls at once.
 
 It is a package of this repository that the virtual environment installs in
 editable mode (``-e .`` in requirements.txt), so every script imports it the same
@@ -145,20 +137,15 @@ def show_workflow_log() -> None:
 
 
 async def until_ctrl_c(worker: Worker) -> AsyncIterator[Worker]:
-    """The loop around the SDK's ``await worker.run()``: the worker, then fresh copies.
+    """``async for worker in until_ctrl_c(worker): await worker.run()``: the worker, then copies.
 
-    ``async for worker in until_ctrl_c(worker): await worker.run()`` runs the worker
-    as the plain SDK does, and adds what the talk needs:
-
-    * Ctrl-C (or SIGTERM) says "Stopping the worker...", shuts it down gracefully
-      with ``worker.shutdown()`` (its ``run()`` returns once in-flight work is done),
-      says "Worker stopped." and ends the loop; a second Ctrl-C leaves at once.
-    * While the worker runs, the Temporal service is watched: when it comes back
-      after an outage (demo 4), the worker is shut down and a fresh copy with the
-      same settings comes round the loop, polling at once. The plain SDK does not do
-      this: sdk-core retries a failed poll with a backoff that grows to 10 s (its
-      task_poll_retry_policy, not configurable), so the run would resume anywhere
-      from at once to ten seconds after the restart.
+    Ctrl-C (or SIGTERM) says "Stopping the worker...", calls ``worker.shutdown()`` (its
+    ``run()`` returns once in-flight work is done), says "Worker stopped." and ends the
+    loop; a second Ctrl-C leaves at once. When the Temporal service comes back after an
+    outage (demo 4), the worker is shut down and a fresh copy with the same settings
+    comes round the loop, polling at once. The plain SDK does not do this: sdk-core
+    retries a failed poll with a backoff that grows to 10 s (task_poll_retry_policy,
+    not configurable), so the run would resume up to ten seconds after the restart.
     """
     stopping = came_back = False
     shutting_down: set[asyncio.Task] = set()  # a reference, so the task is not collected
@@ -281,9 +268,8 @@ def one_line_logs() -> None:
 def clean_exit() -> Iterator[None]:
     """Around a script's ``asyncio.run(main())``: leave cleanly, whatever happens.
 
-    Ctrl-C outside the worker's loop ends the script with status 130 and no
-    traceback; no Temporal is its one-line message and status 1; ``sys.exit(n)``
-    is status n. Then the process leaves with ``os._exit`` (see the module docstring).
+    Ctrl-C outside the worker's loop is status 130; no Temporal is its one-line
+    message and status 1; then ``os._exit`` (see the module docstring).
     """
     one_line_logs()
     ctrl_c_works()
@@ -291,10 +277,8 @@ def clean_exit() -> Iterator[None]:
     code = 0
     try:
         yield
-    except SystemExit as leaving:
-        if isinstance(leaving.code, str):
-            print(leaving.code, file=sys.stderr)
-        code = leaving.code if isinstance(leaving.code, int) else int(leaving.code is not None)
+    except SystemExit as leaving:  # sys.exit(asyncio.run(main()))
+        code = leaving.code or 0
     except KeyboardInterrupt:
         code = 130
     except Exception as err:  # never a traceback on the presenter's screen
