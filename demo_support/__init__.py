@@ -1,17 +1,18 @@
 """Plumbing shared by the demo scripts; the audience need not read it.
 
-It gives every script the same three habits:
+The teaching scripts call the SDK themselves (``Client.connect(**config)``,
+``Worker(...)``, ``await worker.run()``, ``asyncio.run(main())``). Around those
+calls, this module adds only what a live talk needs:
 
-* settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
-  ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS settings, profiles in
-  ``temporal.toml``), defaulting to the local dev server;
-* when Temporal cannot be reached, one clear line says where it tried and how
-  to start the dev server, never a traceback;
-* Ctrl-C stops the script cleanly (and so does SIGBREAK, make demo's Ctrl-C to
-  a piece on Windows), and the process then leaves with
-  ``os._exit`` so that temporalio's Rust bridge is not torn down during
-  interpreter finalisation (sdk-python issue #300: "Fatal Python error:
-  PyGILState_Release" or a segfault at exit).
+* ``clean_exit()``, around ``asyncio.run(main())``: Ctrl-C (and SIGBREAK, make demo's
+  Ctrl-C to a piece on Windows), no Temporal or a
+  worker's fatal error end the script in one line, never a traceback; and it
+  leaves with ``os._exit``, so that temporalio's Rust bridge is not torn down
+  during interpreter finalisation (sdk-python issue #300: "Fatal Python error:
+  PyGILState_Release" or a segfault at exit; tests/test_clean_exit.py);
+* ``wait_for_temporal(config)``: a worker started before the server waits, in one line;
+* ``until_ctrl_c(worker)``, the loop around ``await worker.run()``: a graceful Ctrl-C,
+  and after a Temporal outage (demo 4) a fresh copy of the worker that polls at once.
 
 It is a package of this repository that the virtual environment installs in
 editable mode (``-e .`` in requirements.txt), so every script imports it the same
@@ -33,8 +34,9 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import NoReturn
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -65,7 +67,8 @@ def connect_config() -> dict:
 
 def describe_target(config: dict | None = None) -> str:
     config = config or connect_config()
-    return f"{config['target_host']} (namespace {config['namespace']!r})"
+    address = config.get("target_host", DEFAULT_ADDRESS)
+    return f"{address} (namespace {config.get('namespace', DEFAULT_NAMESPACE)!r})"
 
 
 def unreachable_message(config: dict | None = None) -> str:
@@ -88,21 +91,30 @@ def quiet_runtime() -> Runtime:
     return _runtime
 
 
-async def connect(*, wait: bool = False, retry_config: RetryConfig | None = None) -> Client:
-    """Connect to Temporal; with ``wait``, keep trying until it answers."""
+async def connect(*, retry_config: RetryConfig | None = None) -> Client:
+    """Connect the page or a presenter's tool; TemporalUnreachable if Temporal does not answer."""
     config = connect_config()
     config["runtime"] = quiet_runtime()
     if retry_config:
         config["retry_config"] = retry_config
+    try:
+        return await Client.connect(**config)
+    except RuntimeError as err:  # "Failed client connect: ...": refused, or a bad TLS setting
+        raise TemporalUnreachable(unreachable_message(config)) from err
+
+
+async def wait_for_temporal(config: dict) -> None:
+    """Return once Temporal answers at ``config``'s address; until then, one line says so.
+
+    The plain ``Client.connect(**config)`` raises at once when no server answers; a
+    worker started before the dev server (make demo, a presenter in a hurry) waits.
+    """
     said_so = False
     while True:
         try:
-            return await Client.connect(**config)
-        except RuntimeError as err:
-            # The SDK raises RuntimeError("Failed client connect: ...") for a
-            # refused connection, an unknown namespace or a bad TLS setting.
-            if not wait:
-                raise TemporalUnreachable(unreachable_message(config)) from err
+            await Client.connect(**config)
+            return
+        except RuntimeError:  # "Failed client connect: ..."
             if not said_so:
                 print(f"{unreachable_message(config)} (waiting for it...)", flush=True)
                 said_so = True
@@ -127,45 +139,46 @@ def show_workflow_log() -> None:
     workflow.logger.workflow_info_on_message = False
 
 
-async def run_worker(worker: Worker) -> int:
-    """Run a worker until Ctrl-C (or SIGTERM), then shut it down gracefully.
+async def until_ctrl_c(worker: Worker) -> AsyncIterator[Worker]:
+    """``async for worker in until_ctrl_c(worker): await worker.run()``: the worker, then copies.
 
-    While it runs, it watches the Temporal service: when the service comes back
-    after an outage (demo 4), it starts the worker's pollers afresh. The SDK
-    retries a failed poll with a backoff that grows to 10 s (sdk-core's
-    task_poll_retry_policy, not configurable), so without this the run would
-    resume anywhere from at once to ten seconds after the restart.
+    Ctrl-C (or SIGTERM) says "Stopping the worker...", calls ``worker.shutdown()`` (its
+    ``run()`` returns once in-flight work is done), says "Worker stopped." and ends the
+    loop; a second Ctrl-C leaves at once. When the Temporal service comes back after an
+    outage (demo 4), the worker is shut down and a fresh copy with the same settings
+    comes round the loop, polling at once. The plain SDK does not do this: sdk-core
+    retries a failed poll with a backoff that grows to 10 s (task_poll_retry_policy,
+    not configurable), so the run would resume up to ten seconds after the restart.
     """
-    stop = asyncio.Event()
-    on_ctrl_c(stop.set)
-    stopping = asyncio.create_task(stop.wait())
+    stopping = came_back = False
+    shutting_down: set[asyncio.Task] = set()  # a reference, so the task is not collected
+
+    def stop() -> None:
+        nonlocal stopping
+        stopping = True
+        on_ctrl_c(_leave_now)  # a second Ctrl-C while shutting down leaves at once
+        print("Stopping the worker...", flush=True)
+        shutting_down.add(asyncio.ensure_future(worker.shutdown()))
+
+    async def renew_when_temporal_comes_back() -> None:
+        nonlocal came_back
+        await _temporal_came_back(worker.client)
+        came_back = True
+        await worker.shutdown()  # its run() returns; a fresh copy takes over below
+
+    on_ctrl_c(stop)
     while True:
-        running = asyncio.create_task(worker.run())
-        came_back = asyncio.create_task(_temporal_came_back(worker.client))
-        await asyncio.wait([running, stopping, came_back], return_when=asyncio.FIRST_COMPLETED)
-        came_back.cancel()
-        if stopping.done():
-            break
-        if running.done():
-            # The worker ended by itself: a fatal error such as a namespace that
-            # does not exist. Say it in one line.
-            stopping.cancel()
-            err = running.exception()
-            print(f"The worker stopped: {err}", file=sys.stderr, flush=True)
-            return 1
-        # Temporal is back: the same worker settings, polling again right now.
-        await worker.shutdown()
-        with contextlib.suppress(Exception):
-            await running
+        watching = asyncio.create_task(renew_when_temporal_comes_back())
+        try:
+            yield worker
+        finally:
+            watching.cancel()
+        if stopping or not came_back:
+            print("Worker stopped.", flush=True)
+            return
+        came_back = False
         worker = Worker(**worker.config())
         print("Temporal is back: the worker polls again.", flush=True)
-    on_ctrl_c(_leave_now)  # a second Ctrl-C while shutting down leaves at once
-    print("Stopping the worker...", flush=True)
-    await worker.shutdown()
-    with contextlib.suppress(Exception):
-        await running
-    print("Worker stopped.", flush=True)
-    return 0
 
 
 def stop_signals() -> list[int]:
@@ -307,21 +320,29 @@ def one_line_logs() -> None:
     log.propagate = False
 
 
-def run(main: Callable[[], Awaitable[int | None]]) -> None:
-    """Run a script's async main() and leave cleanly, whatever happens.
+@contextlib.contextmanager
+def clean_exit() -> Iterator[None]:
+    """Around a script's ``asyncio.run(main())``: leave cleanly, whatever happens.
 
-    Ctrl-C outside the worker loop ends the script with status 130 and no
-    traceback; TemporalUnreachable becomes its one-line message and status 1.
+    Ctrl-C outside the worker's loop is status 130; no Temporal is its one-line
+    message and status 1; then ``os._exit`` (see the module docstring).
     """
     one_line_logs()
     ctrl_c_works()
+    Runtime.set_default(quiet_runtime(), error_if_already_set=False)
     code = 0
     try:
-        code = asyncio.run(main()) or 0
+        yield
+    except SystemExit as leaving:  # sys.exit(asyncio.run(main()))
+        code = leaving.code or 0
     except KeyboardInterrupt:
         code = 130
-    except TemporalUnreachable as err:
-        print(err, file=sys.stderr)
+    except Exception as err:  # never a traceback on the presenter's screen
+        # Client.connect's RuntimeError("Failed client connect: ..."): refused, or bad TLS.
+        if isinstance(err, RuntimeError) and str(err).startswith("Failed client connect"):
+            print(unreachable_message(), file=sys.stderr)
+        else:  # e.g. a worker's fatal error: a namespace that does not exist
+            print(f"{Path(sys.argv[0]).name} stopped: {err}", file=sys.stderr)
         code = 1
     _exit(code)
 

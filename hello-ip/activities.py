@@ -18,16 +18,12 @@ class IpActivities:
         # it can't travel through Temporal, so the worker hands it in.
         self.session = session
 
-    # #region get-ip
     @activity.defn
     async def get_ip(self) -> str:
         async with self.session.get(IP_SERVICE_URL) as response:
             response.raise_for_status()  # a failed attempt raises; Temporal retries
             return (await response.text()).strip()
 
-    # #endregion get-ip
-
-    # #region get-location-info
     @activity.defn
     async def get_location_info(self, ip: str) -> str:
         async with self.session.get(f"{GEO_SERVICE_URL}/{ip}") as response:
@@ -39,5 +35,3 @@ class IpActivities:
                 f"No location for {ip}: {data.get('message')}", non_retryable=True
             )
         return f"{data['city']}, {data['regionName']}, {data['country']}"
-
-    # #endregion get-location-info

@@ -40,7 +40,6 @@ RETRY_POLICY = RetryPolicy(
 # #endregion retry-policy
 
 
-# #region workflow
 @workflow.defn
 class GreetingWorkflow:
     @workflow.run
@@ -64,7 +63,6 @@ class GreetingWorkflow:
             retry_policy=RETRY_POLICY,
         )
         return GreetingResult(ip=ip, location=location)
-        # #endregion run
 
 
-# #endregion workflow
+# #endregion run

@@ -23,6 +23,7 @@ from demo_support.harness import (
     readme_bug_edit,
     ship_the_bug,
 )
+from readme_script import README, assert_matches_readme
 
 
 def payloads(attrs: dict, key: str) -> list:
@@ -143,6 +144,18 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, sig):
         assert worker.popen.poll() is None and app.popen.poll() is None
         for proc in (worker, app):
             assert "Traceback" not in proc.stdout + proc.stderr
+        # The worker said what happened, one line each, as the README quotes them (the
+        # README's terminals use the dev server's default address and namespace).
+        here, readme = (
+            f"{server.address} (namespace 'demo-4')",
+            "localhost:7233 (namespace 'default')",
+        )
+        said = [line.replace(here, readme) for line in worker.lines()[1:]]
+        assert len(said) == 2, f"the worker said {said} after its start line"
+        lost, back = said
+        assert_matches_readme("worker-lost-temporal", [lost])
+        assert back == "Temporal is back: the worker polls again."
+        assert f"`{back}`" in README.read_text()
     finally:
         stage.stop()
         server.stop()

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 
-# #region counter
 TASK_QUEUE = "durable-counter"
 
 
@@ -34,7 +33,6 @@ class Counter:
             await asyncio.sleep(1)  # a durable timer, kept by the Temporal Service
         workflow.logger.info(f"Counted to {number}.")
         return number
-        # #endregion loop
 
 
-# #endregion counter
+# #endregion loop

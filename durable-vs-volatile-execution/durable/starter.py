@@ -1,15 +1,23 @@
 """Start a count and return at once: the worker does the counting."""
 
+import asyncio
+import sys
+
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+import demo_support
 from counter import TASK_QUEUE, Counter
-from demo_support import connect, run
 
 WORKFLOW_ID = "durable-counter"  # one count at a time, found again by its id
 
 
 async def main() -> int:
-    client = await connect()
+    # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporal.toml...; else the local dev server.
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "localhost:7233")
+    client = await Client.connect(**config)
     try:
         await client.start_workflow(Counter.count, 10, id=WORKFLOW_ID, task_queue=TASK_QUEUE)
     except WorkflowAlreadyStartedError:
@@ -23,4 +31,5 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    run(main)
+    with demo_support.clean_exit():  # no Temporal: one line, not a traceback
+        sys.exit(asyncio.run(main()))
