@@ -83,27 +83,32 @@ def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "temporal.db").write_bytes(b"")  # something to reset
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: reset.py in a terminal, as make runs it
-        os.execv(sys.executable, [sys.executable, "-m", "demo_support.reset", "--repo", str(repo)])
-    output = b""
+    # reset.py in a terminal, as make runs it. Not pty.fork(): a fork of this multi-threaded
+    # process may deadlock in the child (Python 3.12 and newer warn of it); subprocess does not.
+    fd, terminal = pty.openpty()
+    reset = [sys.executable, "-m", "demo_support.reset", "--repo", str(repo)]
+    with subprocess.Popen(
+        reset, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True
+    ) as child:
+        os.close(terminal)
+        output = b""
 
-    def asks():
-        nonlocal output
-        output += os.read(fd, 4096)
-        return b"[y/N]" in output
+        def asks():
+            nonlocal output
+            output += os.read(fd, 4096)
+            return b"[y/N]" in output
 
-    wait_for(asks, 20, 0.05, "the question")
-    os.write(fd, b"n\n")
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, output.decode()
+        wait_for(asks, 20, 0.05, "the question")
+        os.write(fd, b"n\n")
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the terminal's last process has left
+                break
+            if not chunk:
+                break
+            output += chunk
+    os.close(fd)
+    assert child.returncode == 0, output.decode()
     assert b"Nothing changed." in output
     assert (repo / "temporal.db").exists()
