@@ -58,6 +58,25 @@ def test_no_internet_the_page_names_get_ip_and_the_dns_error(temporal_server, sc
     assert "ssl:" not in progress["last_error"], "the transport's noise is gone"
 
 
+def test_an_error_over_the_servers_4_kb_still_reaches_the_page(scenario):
+    """The server keeps a failed attempt's error up to 4 KB: over it, it says "Failure exceeds
+    size limit." and keeps a shortened copy as the cause. Python 3.13's tracebacks put
+    aiohttp's DNS error (the row above) over it; here a 404 whose message holds a 5 KB URL,
+    on any Python. The page and its timeline show the error, not the server's wrapper."""
+    scenario.start_standin()
+    long_url = f"http://127.0.0.1:{scenario.standin_port}/{'x' * 5000}"  # the stand-in: 404
+    env = {**scenario.env, "IP_SERVICE_URL": long_url}
+    worker = python_script(HELLO_DIR / "worker.py", env=env, name="worker-long-url")
+    scenario.procs.append(worker)
+    worker.wait_for_line("^Starting the worker")
+    scenario.start_app()
+    run_id = scenario.post("Ada")
+    status = scenario.wait_progress(run_id, lambda p: p.get("last_error"), timeout=30)
+    assert status["progress"]["last_error"].startswith("ClientResponseError: 404"), status
+    retried = [row for row in status["timeline"] if row.get("last_failure")]
+    assert retried and retried[0]["last_failure"].startswith("ClientResponseError: 404"), retried
+
+
 @no_internet
 def test_no_internet_make_check_warns(tmp_path):
     ports = [str(free_port()) for _ in range(4)]
