@@ -20,7 +20,7 @@ help:
 	@echo "make benchmark    hello-ip latency and throughput figures"
 	@echo "make histories    re-record tests/histories/ (after an intended, versioned workflow change)"
 	@echo "make wheels       does every pinned package install on Linux, macOS and Windows, Python 3.10-3.14?"
-	@echo "make pythons      the suite under Debian's Python 3.13 and 3.14 (root, Linux: debootstrap)"
+	@echo "make pythons      the suite under every other Python 3.10 to 3.14 found (PATH, pyenv, Debian roots)"
 	@echo "make lint         ruff format --check and ruff check"
 
 # The virtual environment, rebuilt when a requirements file changes.
@@ -58,10 +58,12 @@ benchmark: $(STAMP)
 wheels: $(STAMP)
 	$(BIN)/python -m demo_support.wheels
 
-# The suite under Debian's 3.13 (trixie) and 3.14 (sid), each in a root made by debootstrap
-# in .pythons/ (kept); the browser and slides tests are left out there. Linux, as root.
+# The suite under every Python 3.10 to 3.14 found (python3.X on PATH, pyenv's), make test's
+# own left out, each in a copy of the tree in .pythons/; a 3.13 or 3.14 not found is Debian's,
+# in a root made by debootstrap (Linux, as root). The browser and slides tests are left out.
+# VERSIONS="3.10 3.14" picks some; PYTHONS_ARGS=--debian takes Debian's 3.13 and 3.14 anyway.
 pythons: $(STAMP)
-	$(BIN)/python -m demo_support.pythons $(VERSIONS)
+	$(BIN)/python -m demo_support.pythons $(PYTHONS_ARGS) $(VERSIONS)
 
 histories: $(STAMP)
 	$(BIN)/python -m demo_support.record_histories

@@ -45,7 +45,15 @@ def ts(value) -> datetime | None:
 
 
 def failure_text(failure) -> str:
-    """An activity failure as "KeyError: 'cty'" (its type, then its message)."""
+    """An activity failure as "KeyError: 'cty'" (its type, then its message).
+
+    The server keeps a failed attempt's failure up to 4 KB (limit.mutableStateActivityFailureSize):
+    a bigger one, such as aiohttp's DNS error and its cause with their stack traces under
+    Python 3.13's longer tracebacks, becomes "Failure exceeds size limit.", a server failure
+    whose cause is the original, cut short. The page shows the original.
+    """
+    if failure.HasField("server_failure_info") and failure.HasField("cause"):
+        failure = failure.cause
     info = (
         failure.application_failure_info if failure.HasField("application_failure_info") else None
     )

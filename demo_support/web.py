@@ -292,17 +292,6 @@ def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int,
         return 502, {"error": f"The stage is not answering: {err}"}
 
 
-def _failure_text(failure) -> str:
-    """An activity failure as "KeyError: 'cty'" (its type, then its message)."""
-    kind = (
-        failure.application_failure_info.type
-        if failure.HasField("application_failure_info")
-        else ""
-    )
-    message = demo_support.short_error(failure.message)
-    return f"{kind}: {message}" if kind else message
-
-
 def _failure_message(history) -> str:
     """The root cause of a failed run, e.g. the service's own message."""
     for event in reversed(history):
@@ -352,7 +341,7 @@ async def _progress(client: Client, raw, history, now: datetime) -> dict:
         progress.update(step=name, attempt=activity.attempt)
         next_try = _ts(activity.next_attempt_schedule_time)
         if activity.HasField("last_failure"):
-            progress["last_error"] = _failure_text(activity.last_failure)
+            progress["last_error"] = timelines.failure_text(activity.last_failure)
             progress["next_retry_in_seconds"] = (
                 None if next_try is None else round(max(0.0, (next_try - now).total_seconds()), 1)
             )

@@ -2,8 +2,9 @@
 
 * No symbolic link: a Windows checkout (Git's default there) turns a link into a
   one-line text file, and whatever imports it fails.
-* Python 3.10, the oldest the README promises: Debian packages no 3.10 to run the
-  suite on, so vermin proves it statically, file by file, and ruff targets py310.
+* Python 3.10, the oldest the README promises: `make pythons` runs the suite under it
+  where it finds one (pyenv's here), and vermin checks every file statically, code
+  the suite does not run included (Windows branches, maintainers' tools); ruff targets py310.
 """
 
 import importlib.util
