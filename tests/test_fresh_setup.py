@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 import readme_script
-from demo_support.harness import REPO, free_port
+from maintainers.harness import REPO, free_port
 from terminals import clean_env
 
 README = (REPO / "README.md").read_text()
@@ -142,8 +142,8 @@ MAINTAINERS = [c for c in COMMANDS if c.needs_dev]
 def test_the_list_of_commands_is_the_readmes():
     """The list the tests below run: read from the README, not written here."""
     shown = {str(c): c.where for c in COMMANDS}
-    assert shown["python -m demo_support.reset --yes"] == "README row `make reset YES=1`"
-    assert shown["python -m demo_support.pythons"] == "make pythons"  # not in the table
+    assert shown["python -m presenter.reset --yes"] == "README row `make reset YES=1`"
+    assert shown["python -m maintainers.pythons"] == "make pythons"  # not in the table
     assert shown["hello-ip: python worker.py"] == "the guide"
     assert shown["hello-ip: source offline.sh"] == "README row `source offline.sh`"
     assert "temporal server start-dev --ui-port 8080 --db-filename temporal.db" in shown

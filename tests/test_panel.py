@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from browser import launched, require_chromium
-from demo_support.harness import (
+from maintainers.harness import (
     REPO,
     TEMPORAL,
     DemoStage,
