@@ -147,7 +147,7 @@ def test_the_list_of_commands_is_the_readmes():
     assert shown["hello-ip: python worker.py"] == "the guide"
     assert shown["hello-ip: source offline.sh"] == "README row `source offline.sh`"
     assert "temporal server start-dev --ui-port 8080 --db-filename temporal.db" in shown
-    assert [c for c in MAINTAINERS if "demo_support" in c.line], "a maintainer's tool"
+    assert [c for c in MAINTAINERS if "maintainers." in c.line], "a maintainer's tool"
     assert len(COMMANDS) >= 20
 
 
@@ -301,7 +301,7 @@ def test_make_reset_looks_and_changes_nothing_after_the_plain_setup(fresh):
 
 
 def test_a_maintainers_tool_says_what_to_install_in_one_line(fresh):
-    tools = [c for c in MAINTAINERS if "demo_support" in c.line]
+    tools = [c for c in MAINTAINERS if "maintainers." in c.line]
     assert tools
     for command in tools:
         line = f"{command.line} --help"
@@ -352,7 +352,11 @@ def third_party_imports(module: Path) -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in inner.names}
             elif isinstance(inner, ast.ImportFrom) and inner.level == 0 and inner.module:
                 found.add(inner.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"demo_support", "__future__"}
+    return (
+        found
+        - set(sys.stdlib_module_names)
+        - {"demo_support", "presenter", "maintainers", "__future__"}
+    )
 
 
 def guarded_imports() -> list[tuple[str, str, str]]:
@@ -361,13 +365,13 @@ def guarded_imports() -> list[tuple[str, str, str]]:
     package_needs = third_party_imports(REPO / "demo_support" / "__init__.py")
     demos, dev = pinned(REPO / "requirements.txt"), pinned(REPO / "requirements-dev.txt")
     cases = []
-    for path in sorted((REPO / "demo_support").glob("*.py")):
+    for path in sorted([*REPO.glob("presenter/*.py"), *REPO.glob("maintainers/*.py")]):
         if '__name__ == "__main__"' not in path.read_text():
             continue
         for package in sorted(third_party_imports(path) - package_needs):
             file = "requirements.txt" if package in demos else "requirements-dev.txt"
             assert package in demos | dev, f"{path.name} imports {package}, pinned nowhere"
-            cases.append((f"demo_support.{path.stem}", package, file))
+            cases.append((f"{path.parent.name}.{path.stem}", package, file))
     return cases
 
 

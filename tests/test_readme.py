@@ -111,7 +111,12 @@ def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
     ).stdout.strip()  # fmt: skip
     assert f"| `{message}` |" in README
     code = "".join(
-        p.read_text() for p in [*REPO.glob("hello-ip/*.py"), *REPO.glob("demo_support/*.py")]
+        p.read_text()
+        for p in [
+            *REPO.glob("hello-ip/*.py"),
+            *REPO.glob("demo_support/**/*.py"),
+            *REPO.glob("presenter/*.py"),
+        ]
     )
     for phrase in ["no worker is picking up work", "Temporal is unreachable", "Cannot serve on ",
                    "Already in use: ", "private range"]:  # fmt: skip
