@@ -10,7 +10,7 @@ that environment, the README's commands, read from the README itself:
   is; `source offline.sh` and `temporal ...` in their bash form; the Setup's own lines are
   the Setup; the deck's rows are npm's (tests/test_slides.py builds the deck); a row of
   another kind fails here until this file says how to run it;
-* the demo_support module behind each `make` target the README shows;
+* the presenter or maintainers module behind each `make` target the README shows;
 * the guide's own terminals: each `python SCRIPT.py` where the guide runs it (imported: a
   real run would start a server or a count), each `temporal ...` line.
 
@@ -103,12 +103,12 @@ def table_commands() -> list[Command]:
 
 
 def make_commands() -> list[Command]:
-    """The demo_support module behind each make target the README shows."""
+    """The presenter or maintainers module behind each make target the README shows."""
     commands = []
     for target in sorted(readme_script.make_targets()):
         recipe = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)*)", MAKEFILE, re.M)
         assert recipe, f"the README shows make {target}, which the Makefile lacks"
-        for module in re.findall(r"-m (demo_support\.\w+)", recipe[1]):
+        for module in re.findall(r"-m ((?:presenter|maintainers)\.\w+)", recipe[1]):
             commands.append(Command(f"python -m {module}", f"make {target}"))
     return commands
 

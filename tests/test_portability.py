@@ -164,7 +164,7 @@ def test_the_powershell_forms_run_what_the_makefile_runs():
     makefile = (REPO / "Makefile").read_text()
     for bash, forms in table.items():
         target = re.match(r"make (\S+)", bash)
-        modules = [m for f in forms for m in re.findall(r"-m (demo_support\.\w+)", f)]
+        modules = [m for f in forms for m in re.findall(r"-m ((?:presenter|maintainers)\.\w+)", f)]
         if not (target and modules):
             continue
         recipe = re.search(rf"^{target[1]}:.*\n((?:\t.*\n)+)", makefile, re.M)[1]

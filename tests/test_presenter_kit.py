@@ -45,7 +45,7 @@ def run_tool(script: str, *args, env: dict | None = None, timeout: float = 60):
     clean.update({"NO_COLOR": "1", **(env or {})})
     clean.pop("YES", None)
     result = subprocess.run(
-        [sys.executable, "-m", f"demo_support.{script.removesuffix('.py')}", *map(str, args)],
+        [sys.executable, "-m", f"presenter.{script.removesuffix('.py')}", *map(str, args)],
         env=clean,
         capture_output=True,
         text=True,
