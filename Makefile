@@ -32,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m demo_support.stage $(if $(OFFLINE),--offline)
+	$(BIN)/python -m presenter.stage $(if $(OFFLINE),--offline)
 
 # Three test processes, each with its own dev server; a test file stays in one process.
 # Most of a test's time is spent waiting (timers, retries, restarts): three fit two cores.
@@ -44,29 +44,29 @@ rehearse: $(STAMP)
 	REHEARSAL_SCREENSHOTS=rehearsal $(BIN)/python -m pytest tests/test_rehearsal.py -p no:xdist -s -rs
 
 check: $(STAMP)
-	$(BIN)/python -m demo_support.preflight
+	$(BIN)/python -m presenter.preflight
 
 present: $(STAMP)
-	$(BIN)/python -m demo_support.present $(if $(OFFLINE),--offline)
+	$(BIN)/python -m presenter.present $(if $(OFFLINE),--offline)
 
 reset: $(STAMP)
-	$(BIN)/python -m demo_support.reset
+	$(BIN)/python -m presenter.reset
 
 benchmark: $(STAMP)
-	$(BIN)/python -m demo_support.benchmark
+	$(BIN)/python -m maintainers.benchmark
 
 wheels: $(STAMP)
-	$(BIN)/python -m demo_support.wheels
+	$(BIN)/python -m maintainers.wheels
 
 # The suite under every Python 3.10 to 3.14 found (python3.X on PATH, pyenv's), make test's
 # own left out, each in a copy of the tree in .pythons/; a 3.13 or 3.14 not found is Debian's,
 # in a root made by debootstrap (Linux, as root). The browser and slides tests are left out.
 # VERSIONS="3.10 3.14" picks some; PYTHONS_ARGS=--debian takes Debian's 3.13 and 3.14 anyway.
 pythons: $(STAMP)
-	$(BIN)/python -m demo_support.pythons $(PYTHONS_ARGS) $(VERSIONS)
+	$(BIN)/python -m maintainers.pythons $(PYTHONS_ARGS) $(VERSIONS)
 
 histories: $(STAMP)
-	$(BIN)/python -m demo_support.record_histories
+	$(BIN)/python -m maintainers.record_histories
 
 # The deck: Slidev from the npm registry, installed from slides/package-lock.json.
 slides/node_modules/.package-lock.json: slides/package.json slides/package-lock.json
@@ -80,7 +80,7 @@ slides-pdf: slides/node_modules/.package-lock.json
 
 # The backup slides' screenshots, from a real run of every demo on free ports (offline).
 slides-screenshots: $(STAMP)
-	$(BIN)/python -m demo_support.slide_screenshots
+	$(BIN)/python -m maintainers.slide_screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -16,11 +16,10 @@ calls, this module adds only what a live talk needs:
 
 It is a package of this repository that the virtual environment installs in
 editable mode (``-e .`` in requirements.txt), so every script imports it the same
-way from any folder. Its modules hold the rest of the plumbing: ``stage`` (what
-runs where; ``make demo``), ``control`` (its stage panel), ``timeline`` (the page's
-timeline and lights), ``present``, ``preflight``, ``reset``, ``harness``
-(the processes the tests and the benchmark drive), ``benchmark`` and
-``record_histories``.
+way from any folder. The rest of the plumbing lives with whom it serves:
+``demo_support.page`` (the page's backend behind app.py), ``presenter`` (make demo,
+its panel, present, check, reset) and ``maintainers`` (tests, benchmark, histories,
+screenshots; not part of the install).
 """
 
 from __future__ import annotations

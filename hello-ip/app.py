@@ -9,7 +9,7 @@ and the page asks for the status until the greeting is there.
 from flask import Flask, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from demo_support import web
+from demo_support.page import web
 from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow
 
 

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Without the background-networking flags Chromium keeps calling out to Google's
-# hosts, which a closed network refuses many times a second.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from maintainers.browser import CHROMIUM, FLAGS  # noqa: F401 (the tests import them from here)
 
 
 def require_chromium() -> str:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from demo_support import harness
-from demo_support.harness import SCENARIO_NAMESPACES, HelloStage, LocalServer
+from maintainers import harness
+from maintainers.harness import SCENARIO_NAMESPACES, HelloStage, LocalServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,7 +27,7 @@ _free_namespaces = list(SCENARIO_NAMESPACES)
 @pytest.fixture
 def scenario_namespace():
     """A namespace of the session server that no other test uses."""
-    assert _free_namespaces, "add more SCENARIO_NAMESPACES in demo_support/harness.py"
+    assert _free_namespaces, "add more SCENARIO_NAMESPACES in maintainers/harness.py"
     return _free_namespaces.pop(0)
 
 

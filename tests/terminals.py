@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from demo_support.net import wait_for
-from demo_support.tmux import Tmux
+from presenter.tmux import Tmux
 
 PROMPT = "rehearsal$ "
 # The prompt, with the virtual environment's name before it once activated.

@@ -3,11 +3,11 @@
 import re
 import sys
 
-from demo_support.harness import REPO, Proc
+from maintainers.harness import REPO, Proc
 
 
 def test_the_refresh_cost_and_memory_figures_print():
-    args = [sys.executable, "-m", "demo_support.benchmark", "--only-refresh"]
+    args = [sys.executable, "-m", "maintainers.benchmark", "--only-refresh"]
     bench = Proc([*args, "--pollers", "3", "--greetings", "40"], cwd=REPO, name="benchmark")
     code = bench.wait(240)
     assert code == 0, bench.stdout + bench.stderr

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from demo_support.harness import (
+from maintainers.harness import (
     COUNTER_DIR,
     HELLO_DIR,
     TEST_NAMESPACE,

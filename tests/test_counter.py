@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from demo_support.harness import COUNTER_DIR, activity_counts, history, python_script, terminate
+from maintainers.harness import COUNTER_DIR, activity_counts, history, python_script, terminate
 from readme_script import assert_matches_readme
 
 VOLATILE = COUNTER_DIR / "volatile" / "counter.py"
@@ -120,7 +120,7 @@ def test_temporal_down_gives_one_clear_line(script):
 
 
 def test_worker_connects_once_temporal_comes_up():
-    from demo_support.harness import LocalServer
+    from maintainers.harness import LocalServer
 
     server = LocalServer()  # its ports chosen: the worker waits for it there
     worker = python_script(WORKER, env=server.env())

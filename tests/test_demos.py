@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from demo_support.harness import (
+from maintainers.harness import (
     HELLO_DIR,
     DevServer,
     HelloStage,

@@ -10,7 +10,7 @@ that environment, the README's commands, read from the README itself:
   is; `source offline.sh` and `temporal ...` in their bash form; the Setup's own lines are
   the Setup; the deck's rows are npm's (tests/test_slides.py builds the deck); a row of
   another kind fails here until this file says how to run it;
-* the demo_support module behind each `make` target the README shows;
+* the presenter or maintainers module behind each `make` target the README shows;
 * the guide's own terminals: each `python SCRIPT.py` where the guide runs it (imported: a
   real run would start a server or a count), each `temporal ...` line.
 
@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 import readme_script
-from demo_support.harness import REPO, free_port
+from maintainers.harness import REPO, free_port
 from terminals import clean_env
 
 README = (REPO / "README.md").read_text()
@@ -103,12 +103,12 @@ def table_commands() -> list[Command]:
 
 
 def make_commands() -> list[Command]:
-    """The demo_support module behind each make target the README shows."""
+    """The presenter or maintainers module behind each make target the README shows."""
     commands = []
     for target in sorted(readme_script.make_targets()):
         recipe = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)*)", MAKEFILE, re.M)
         assert recipe, f"the README shows make {target}, which the Makefile lacks"
-        for module in re.findall(r"-m (demo_support\.\w+)", recipe[1]):
+        for module in re.findall(r"-m ((?:presenter|maintainers)\.\w+)", recipe[1]):
             commands.append(Command(f"python -m {module}", f"make {target}"))
     return commands
 
@@ -142,12 +142,12 @@ MAINTAINERS = [c for c in COMMANDS if c.needs_dev]
 def test_the_list_of_commands_is_the_readmes():
     """The list the tests below run: read from the README, not written here."""
     shown = {str(c): c.where for c in COMMANDS}
-    assert shown["python -m demo_support.reset --yes"] == "README row `make reset YES=1`"
-    assert shown["python -m demo_support.pythons"] == "make pythons"  # not in the table
+    assert shown["python -m presenter.reset --yes"] == "README row `make reset YES=1`"
+    assert shown["python -m maintainers.pythons"] == "make pythons"  # not in the table
     assert shown["hello-ip: python worker.py"] == "the guide"
     assert shown["hello-ip: source offline.sh"] == "README row `source offline.sh`"
     assert "temporal server start-dev --ui-port 8080 --db-filename temporal.db" in shown
-    assert [c for c in MAINTAINERS if "demo_support" in c.line], "a maintainer's tool"
+    assert [c for c in MAINTAINERS if "maintainers." in c.line], "a maintainer's tool"
     assert len(COMMANDS) >= 20
 
 
@@ -301,7 +301,7 @@ def test_make_reset_looks_and_changes_nothing_after_the_plain_setup(fresh):
 
 
 def test_a_maintainers_tool_says_what_to_install_in_one_line(fresh):
-    tools = [c for c in MAINTAINERS if "demo_support" in c.line]
+    tools = [c for c in MAINTAINERS if "maintainers." in c.line]
     assert tools
     for command in tools:
         line = f"{command.line} --help"
@@ -352,7 +352,11 @@ def third_party_imports(module: Path) -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in inner.names}
             elif isinstance(inner, ast.ImportFrom) and inner.level == 0 and inner.module:
                 found.add(inner.module.split(".")[0])
-    return found - set(sys.stdlib_module_names) - {"demo_support", "__future__"}
+    return (
+        found
+        - set(sys.stdlib_module_names)
+        - {"demo_support", "presenter", "maintainers", "__future__"}
+    )
 
 
 def guarded_imports() -> list[tuple[str, str, str]]:
@@ -361,13 +365,13 @@ def guarded_imports() -> list[tuple[str, str, str]]:
     package_needs = third_party_imports(REPO / "demo_support" / "__init__.py")
     demos, dev = pinned(REPO / "requirements.txt"), pinned(REPO / "requirements-dev.txt")
     cases = []
-    for path in sorted((REPO / "demo_support").glob("*.py")):
+    for path in sorted([*REPO.glob("presenter/*.py"), *REPO.glob("maintainers/*.py")]):
         if '__name__ == "__main__"' not in path.read_text():
             continue
         for package in sorted(third_party_imports(path) - package_needs):
             file = "requirements.txt" if package in demos else "requirements-dev.txt"
             assert package in demos | dev, f"{path.name} imports {package}, pinned nowhere"
-            cases.append((f"demo_support.{path.stem}", package, file))
+            cases.append((f"{path.parent.name}.{path.stem}", package, file))
     return cases
 
 

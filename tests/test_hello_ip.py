@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 import activities
 from app import create_app
-from demo_support.harness import (
+from maintainers.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
     HELLO_DIR,
@@ -196,7 +196,7 @@ BAD_INPUTS = [
 def count_greeting_runs(server: LocalServer, namespace: str) -> int:
     import subprocess
 
-    from demo_support.harness import TEMPORAL
+    from maintainers.harness import TEMPORAL
 
     out = subprocess.run(
         [TEMPORAL, "workflow", "count", "--address", server.address, "--namespace", namespace,

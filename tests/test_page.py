@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 import pytest
 
 from browser import launched, require_chromium
-from demo_support.harness import EXPECTED_IP, EXPECTED_LOCATION
+from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()

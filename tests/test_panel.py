@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from browser import launched, require_chromium
-from demo_support.harness import (
+from maintainers.harness import (
     REPO,
     TEMPORAL,
     DemoStage,
@@ -31,7 +31,7 @@ CHROMIUM = require_chromium()
 @pytest.fixture(scope="module")
 def repo_copy(tmp_path_factory):
     copy = tmp_path_factory.mktemp("repo")
-    for folder in ("demo_support", "hello-ip"):
+    for folder in ("demo_support", "presenter", "hello-ip"):
         shutil.copytree(REPO / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from demo_support import present, reset, stage
-from demo_support.harness import REPO
-from demo_support.pythons import devcontainer
+from maintainers.harness import REPO
+from maintainers.pythons import devcontainer
+from presenter import present, reset, stage
 from readme_script import powershell_table
 
 VERMIN = Path(sys.executable).parent / "vermin"
@@ -58,7 +58,7 @@ def test_every_pin_installs_from_wheels_on_every_laptop():
     """The registry's files, read as pip reads them: Linux, macOS (Intel and Apple silicon)
     and Windows, here Python 3.10 and 3.14 (`make wheels` checks 3.10 to 3.14)."""
     out = subprocess.run(
-        [sys.executable, "-m", "demo_support.wheels", "--pythons", "3.10,3.14"],
+        [sys.executable, "-m", "maintainers.wheels", "--pythons", "3.10,3.14"],
         capture_output=True,
         text=True,
         timeout=240,
@@ -164,7 +164,7 @@ def test_the_powershell_forms_run_what_the_makefile_runs():
     makefile = (REPO / "Makefile").read_text()
     for bash, forms in table.items():
         target = re.match(r"make (\S+)", bash)
-        modules = [m for f in forms for m in re.findall(r"-m (demo_support\.\w+)", f)]
+        modules = [m for f in forms for m in re.findall(r"-m ((?:presenter|maintainers)\.\w+)", f)]
         if not (target and modules):
             continue
         recipe = re.search(rf"^{target[1]}:.*\n((?:\t.*\n)+)", makefile, re.M)[1]
@@ -184,7 +184,7 @@ def test_offline_ps1_sets_what_offline_sh_sets():
 
 
 def test_present_without_tmux_on_windows_prints_the_readme_forms():
-    """On Windows, `python -m demo_support.present` prints each terminal in PowerShell."""
+    """On Windows, `python -m presenter.present` prints each terminal in PowerShell."""
     table = powershell_table(README.read_text())
     forms = {form for spans in table.values() for form in spans}
     layout = present.panes(stage.pieces(True), offline=True, powershell=True)
@@ -368,7 +368,7 @@ def assert_own_group(popen: WindowsPopen) -> None:
 
 
 def test_on_windows_simulated_the_panel_sends_ctrl_break_and_terminate_never_sigint(windows):
-    from demo_support import control
+    from presenter import control
 
     pieces = stage.pieces(offline=True, server_port=21001, app_port=21002, standin_port=21003)
     supervisor = control.Supervisor(pieces, lambda port: port in windows.listening)
@@ -408,13 +408,13 @@ def signal_handlers():
 def test_on_windows_simulated_make_demo_stops_its_pieces_with_ctrl_break_the_server_last(
     windows, signal_handlers, monkeypatch, capsys, key
 ):
-    """`python -m demo_support.stage --offline`, in this process: its pieces are WindowsPopens.
+    """`python -m presenter.stage --offline`, in this process: its pieces are WindowsPopens.
 
     The key the presenter presses in the stage's console is a signal raised in this process:
     SIGINT for Ctrl-C; for Ctrl-Break, SIGBREAK (off Windows, SIGUSR1 stands in for it)."""
     import threading
 
-    from demo_support import harness
+    from maintainers import harness
 
     if key == "ctrl-break" and not hasattr(signal, "SIGBREAK"):
         monkeypatch.setattr(signal, "SIGBREAK", signal.SIGUSR1, raising=False)
@@ -457,7 +457,7 @@ def test_on_windows_simulated_make_demo_stops_its_pieces_with_ctrl_break_the_ser
 def test_on_windows_simulated_the_harness_runs_scripts_in_a_group_and_ctrl_breaks_them(windows):
     """The benchmark's and the history recorder's processes (harness.Proc); Windows has no
     preexec_fn, which Proc passed before."""
-    from demo_support import harness
+    from maintainers import harness
 
     proc = harness.Proc([sys.executable, "worker.py"], cwd=REPO / "hello-ip")
     assert_own_group(proc.popen)
@@ -513,7 +513,8 @@ def test_on_real_windows_ctrl_break_stops_the_python_pieces_cleanly(capsys):
     """The panel's own code (control.Running, Supervisor.stop_all) on real pieces: the app
     and the stand-in (the worker's SIGBREAK is the same handler, tests/test_clean_exit.py).
     Never run where this repository is developed: it needs Windows."""
-    from demo_support import control, harness
+    from maintainers import harness
+    from presenter import control
 
     ports = {"app": harness.free_port(), "standin": harness.free_port()}
     pieces = [

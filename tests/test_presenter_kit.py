@@ -22,8 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from demo_support import present, stage
-from demo_support.harness import (
+from maintainers.harness import (
     HELLO_DIR,
     REPO,
     TEMPORAL,
@@ -34,7 +33,8 @@ from demo_support.harness import (
     port_open,
     wait_for,
 )
-from demo_support.tmux import Tmux
+from presenter import present, stage
+from presenter.tmux import Tmux
 
 TMUX = shutil.which("tmux")
 
@@ -45,7 +45,7 @@ def run_tool(script: str, *args, env: dict | None = None, timeout: float = 60):
     clean.update({"NO_COLOR": "1", **(env or {})})
     clean.pop("YES", None)
     result = subprocess.run(
-        [sys.executable, "-m", f"demo_support.{script.removesuffix('.py')}", *map(str, args)],
+        [sys.executable, "-m", f"presenter.{script.removesuffix('.py')}", *map(str, args)],
         env=clean,
         capture_output=True,
         text=True,
@@ -556,7 +556,7 @@ def test_reset_stops_the_repos_server_removes_its_database_and_ends_demo_runs(
 
 def test_reset_finds_make_demo_and_pieces_under_a_folder_with_a_space(tmp_path):
     """psutil reads each process's real argv and folder: "/Users/Jane Doe/..." included."""
-    from demo_support import reset
+    from presenter import reset
 
     repo = tmp_path / "Jane Doe" / "repo"
     (repo / "hello-ip").mkdir(parents=True)
@@ -572,8 +572,8 @@ def test_reset_finds_make_demo_and_pieces_under_a_folder_with_a_space(tmp_path):
         assert [f.role for f in found] == ["worker"]
     finally:
         worker.kill()
-    # make demo runs as `python -m demo_support.stage`, from the repository's folder.
-    demo = [sys.executable, "-m", "demo_support.stage", "--offline"]
+    # make demo runs as `python -m presenter.stage`, from the repository's folder.
+    demo = [sys.executable, "-m", "presenter.stage", "--offline"]
     classified = reset.classify(demo, str(repo), reset.real(repo), {})
     assert classified and classified.role == "make demo"
     elsewhere = reset.classify(demo, str(tmp_path), reset.real(repo), {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_support import pythons
+from maintainers import pythons
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="make pythons: Linux, macOS")
 

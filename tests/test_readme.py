@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import readme_script as guide
-from demo_support.harness import REPO
+from maintainers.harness import REPO
 
 README = (REPO / "README.md").read_text()
 TESTS = REPO / "tests"
@@ -111,7 +111,12 @@ def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
     ).stdout.strip()  # fmt: skip
     assert f"| `{message}` |" in README
     code = "".join(
-        p.read_text() for p in [*REPO.glob("hello-ip/*.py"), *REPO.glob("demo_support/*.py")]
+        p.read_text()
+        for p in [
+            *REPO.glob("hello-ip/*.py"),
+            *REPO.glob("demo_support/**/*.py"),
+            *REPO.glob("presenter/*.py"),
+        ]
     )
     for phrase in ["no worker is picking up work", "Temporal is unreachable", "Cannot serve on ",
                    "Already in use: ", "private range"]:  # fmt: skip
@@ -119,12 +124,12 @@ def test_the_troubleshooting_messages_are_the_ones_the_scripts_print():
 
 
 def test_the_readmes_terminals_type_what_the_stage_declares():
-    """One declaration of the stage (demo_support/stage.py): make demo runs it, make present
+    """One declaration of the stage (presenter/stage.py): make demo runs it, make present
     types it, make reset looks for it, and the README's terminals (which the rehearsal types)
     say the same, line for line."""
     import readme_script as guide
-    from demo_support import stage
-    from demo_support.present import activate_line, typed_lines
+    from presenter import stage
+    from presenter.present import activate_line, typed_lines
 
     blocks = {"server": ["server"], "standin": ["standin"], "app": ["app"]}
     blocks["worker"] = ["worker-folder", "offline", "worker"]
@@ -139,7 +144,7 @@ def test_make_present_numbers_and_places_the_terminals_as_the_readme_does():
     """make present labels each pane with the README's terminal number, and opens the
     teaser's terminals 2 and 3 where the README's teaser goes first (its `cd`, done)."""
     import readme_script as guide
-    from demo_support import present, stage
+    from presenter import present, stage
 
     pieces = stage.pieces(offline=True)
     blocks = {"server": "server", "worker": "worker", "app": "app", "standin": "standin"}

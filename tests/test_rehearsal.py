@@ -26,8 +26,8 @@ import pytest
 
 import readme_script as guide
 from browser import FLAGS, require_chromium
-from demo_support.harness import REPO, internet, wait_for
 from demo_support.net import port_in_use as port_busy
+from maintainers.harness import REPO, internet, wait_for
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -317,7 +317,7 @@ def test_code_walks_step_by_step(slides):
 
 def test_the_backup_screenshots_are_fresh(slides):
     """Retaken (make slides-screenshots) since the app, its page or the pins last changed."""
-    from demo_support import slide_screenshots as shots
+    from maintainers import slide_screenshots as shots
 
     manifest = json.loads(shots.MANIFEST.read_text())
     assert manifest["inputs"] == shots.INPUTS
@@ -334,7 +334,7 @@ def test_the_backup_screenshots_are_fresh(slides):
 
 
 def test_the_freshness_check_sees_a_change_to_the_app(tmp_path, monkeypatch):
-    from demo_support import slide_screenshots as shots
+    from maintainers import slide_screenshots as shots
 
     for name in shots.INPUTS:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -630,7 +630,7 @@ def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides,
     assert pages == len(slides)
 
 
-# --- In Chromium: what the back row sees (tests/slide_render.py) ---------------------------------
+# --- In Chromium: what the back row sees (maintainers/slide_render.py) -----------------
 
 CODE_MIN_PX = 16  # at the 980 px slide width: about 30 px on a 1080p projector
 TEXT_MIN_PX = 20
@@ -653,8 +653,9 @@ def _of(family: str, fonts: set[str]) -> bool:
 @pytest.fixture(scope="module")
 def deck_under(built_deck, slides, tmp_path_factory):
     """The deck measured in Chromium with only the system fonts of a set, once per set."""
-    from browser import require_chromium
     from slide_render import font_config, measure_deck
+
+    from browser import require_chromium
 
     chromium = require_chromium()
     shots = os.environ.get("SLIDE_SCREENSHOTS")

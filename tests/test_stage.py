@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from demo_support.harness import REPO, Proc, expected_greeting, free_port, http, port_open, wait_for
+from maintainers.harness import REPO, Proc, expected_greeting, free_port, http, port_open, wait_for
 
 
 @pytest.mark.parametrize("offline", [True, False], ids=["offline", "online"])
@@ -12,7 +12,7 @@ def test_make_demo_brings_up_a_working_page_and_ctrl_c_stops_it(tmp_path, offlin
     for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     ports = {name: free_port() for name in ("server", "ui", "app", "standin")}
-    args = [sys.executable, "-m", "demo_support.stage"] + (["--offline"] if offline else [])
+    args = [sys.executable, "-m", "presenter.stage"] + (["--offline"] if offline else [])
     for name, port in ports.items():
         args += [f"--{name}-port", port]
     args += ["--db-filename", tmp_path / "temporal.db"]
@@ -59,7 +59,7 @@ def test_make_demo_uses_the_dev_server_that_already_runs(temporal_server, monkey
     for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     app_port, standin_port = free_port(), free_port()
-    args = [sys.executable, "-m", "demo_support.stage", "--offline"]
+    args = [sys.executable, "-m", "presenter.stage", "--offline"]
     args += ["--server-port", temporal_server.port, "--ui-port", temporal_server.ui_port]
     args += ["--app-port", app_port, "--standin-port", standin_port]
     stage = Proc(args, cwd=REPO, name="stage")
@@ -82,7 +82,7 @@ def test_make_demo_uses_the_dev_server_that_already_runs(temporal_server, monkey
 
 def test_the_stage_panel_presses_refusals_and_presses_twice(tmp_path):
     """The panel (make demo only) signals only its own pieces, only for the app's own page."""
-    from demo_support.harness import DemoStage
+    from maintainers.harness import DemoStage
 
     stage = DemoStage(tmp_path)
     try:
@@ -155,7 +155,7 @@ def test_the_stage_panel_presses_refusals_and_presses_twice(tmp_path):
 
 
 def test_the_control_port_wants_the_stage_token():
-    from demo_support import control, stage
+    from presenter import control, stage
 
     worker = [p for p in stage.pieces(offline=False) if p.name == "worker"]
     panel = control.ControlPort()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from browser import launched, require_chromium
-from demo_support.harness import (
+from maintainers.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
     HELLO_DIR,
@@ -277,7 +277,7 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
 
 
 def test_the_failures_the_app_remembers_are_bounded():
-    from demo_support.timeline import Failures
+    from demo_support.page.timeline import Failures
 
     failures = Failures(runs=3)
     for i in range(10):

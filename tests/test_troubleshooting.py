@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_support import preflight, stage
-from demo_support.harness import (
+from maintainers.harness import (
     HELLO_DIR,
     REPO,
     free_port,
@@ -20,6 +19,7 @@ from demo_support.harness import (
     python_script,
     wait_for,
 )
+from presenter import preflight, stage
 from readme_script import powershell_table
 from terminals import PROMPT, TMUX, Terminals, clean_env
 
@@ -98,7 +98,7 @@ def test_no_internet_make_check_warns(tmp_path):
     flags = ["--server-port", "--ui-port", "--app-port", "--standin-port"]
     args = [x for pair in zip(flags, ports, strict=True) for x in pair]
     out = subprocess.run(
-        [sys.executable, "-m", "demo_support.preflight", *args, "--net-timeout", "2"],
+        [sys.executable, "-m", "presenter.preflight", *args, "--net-timeout", "2"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -140,7 +140,7 @@ def test_make_reset_answered_no_changes_nothing_and_is_no_error(tmp_path):
     # reset.py in a terminal, as make runs it. Not pty.fork(): a fork of this multi-threaded
     # process may deadlock in the child (Python 3.12 and newer warn of it); subprocess does not.
     fd, terminal = pty.openpty()
-    reset = [sys.executable, "-m", "demo_support.reset", "--repo", str(repo)]
+    reset = [sys.executable, "-m", "presenter.reset", "--repo", str(repo)]
     with subprocess.Popen(
         reset, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True
     ) as child:

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from demo_support.harness import TEMPORAL
+from maintainers.harness import TEMPORAL
 from workflow import TASK_QUEUE, GreetingInput, GreetingResult, GreetingWorkflow
 
 located: list[str] = []

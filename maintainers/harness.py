@@ -21,7 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import demo_support
-from demo_support import net, stage
+from demo_support import net
+from presenter import stage
 
 REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
@@ -454,7 +455,7 @@ def expected_greeting(name: str) -> str:
 
 
 class DemoStage:
-    """`make demo --offline` (python -m demo_support.stage) on free ports, as a subprocess.
+    """`make demo --offline` (python -m presenter.stage) on free ports, as a subprocess.
 
     With ``repo``, it runs from a copy of the repository (demo 5 edits hello-ip there).
     Stop it with stop(): Ctrl-C, never kill -9 (its pieces live in sessions, on Windows
@@ -463,7 +464,7 @@ class DemoStage:
 
     def __init__(self, db_dir: Path, repo: Path = REPO, offline: bool = True):
         self.ports = {name: free_port() for name in ("server", "ui", "app", "standin")}
-        args = [sys.executable, "-m", "demo_support.stage"] + (["--offline"] if offline else [])
+        args = [sys.executable, "-m", "presenter.stage"] + (["--offline"] if offline else [])
         for name, port in self.ports.items():
             args += [f"--{name}-port", port]
         args += ["--db-filename", Path(db_dir) / "temporal.db"]

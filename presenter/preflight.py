@@ -26,7 +26,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from demo_support import missing_package, net, run_tool, stage
+from demo_support import missing_package, net, run_tool
+from presenter import stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging.requirements import Requirement
@@ -324,7 +325,7 @@ def check_internet(timeout: float) -> Result:
 def offline_fix(windows: bool = sys.platform == "win32") -> str:
     """The README's offline mode, as this machine's shell types it."""
     if windows:
-        stage_command, script = "python -m demo_support.stage --offline", ". .\\offline.ps1"
+        stage_command, script = "python -m presenter.stage --offline", ". .\\offline.ps1"
     else:
         stage_command, script = "make demo OFFLINE=1", "source offline.sh"
     return (

@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from demo_support import stage
+from presenter import stage
 
 REPO = stage.REPO
 ROOTS = REPO / ".pythons"

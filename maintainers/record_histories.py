@@ -13,8 +13,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from demo_support import harness
-from demo_support.harness import (
+from maintainers import harness
+from maintainers.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
     HelloStage,

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_support
-from demo_support import control, net
+from demo_support import net
+from presenter import control
 
 REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"

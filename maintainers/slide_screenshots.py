@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from demo_support import harness, missing_package
+from demo_support import missing_package
+from maintainers import harness
 
 try:  # requirements-dev.txt's, not the Setup's: one line, not a traceback
     from playwright.sync_api import sync_playwright
@@ -40,7 +41,7 @@ INPUTS = [
     "hello-ip/static/style.css",
     "hello-ip/templates/index.html",
     "requirements.txt",
-    "demo_support/slide_screenshots.py",
+    "maintainers/slide_screenshots.py",
 ]
 VIEWPORT = {"width": 1200, "height": 800}
 # What a slide shows of each: the Web UI without its menu; the page's own column.
@@ -128,8 +129,7 @@ class Capture:
 
 
 def capture(tmp: Path) -> list[dict]:
-    sys.path.insert(0, str(REPO / "tests"))
-    from browser import CHROMIUM, FLAGS
+    from maintainers.browser import CHROMIUM, FLAGS
 
     if not CHROMIUM:
         raise SystemExit("no chromium on PATH (apt-get install chromium)")

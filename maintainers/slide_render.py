@@ -6,7 +6,7 @@ fonts Chromium drew it with, and whether anything lies outside the slide or scro
 with only one set of system fonts (FONT_SETS, through fontconfig). Used by tests/test_slides.py;
 run by hand to look:
 
-    python tests/slide_render.py DIST_DIR OUT_DIR [COUNT] [dejavu|liberation]
+    python maintainers/slide_render.py DIST_DIR OUT_DIR [COUNT] [dejavu|liberation]
     # a PNG per slide and measures.json
 """
 
@@ -357,8 +357,7 @@ def measure_deck(
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
-    from browser import CHROMIUM
+    from maintainers.browser import CHROMIUM
 
     dist, out = Path(sys.argv[1]), Path(sys.argv[2])
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 40

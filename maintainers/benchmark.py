@@ -34,8 +34,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from demo_support import harness, missing_package
-from demo_support.harness import (
+from demo_support import missing_package
+from maintainers import harness
+from maintainers.harness import (
     COUNTER_DIR,
     TEST_NAMESPACE,
     DevServer,

@@ -11,7 +11,7 @@ The control port is an HTTP server on 127.0.0.1 (never another interface) that
 answers only requests carrying the stage's token. The app (hello-ip/app.py)
 is the only client: it gets the port and token in STAGE_URL and STAGE_TOKEN,
 checks the browser's Origin and the page's token, and passes the press on
-(demo_support/web.py, stage_routes).
+(demo_support/page/web.py, stage_routes).
 """
 
 from __future__ import annotations

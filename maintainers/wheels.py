@@ -20,7 +20,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from demo_support import missing_package, net, stage
+from demo_support import missing_package, net
+from presenter import stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging import tags

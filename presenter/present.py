@@ -23,8 +23,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from demo_support import net, run_tool, stage
-from demo_support.tmux import Tmux, TmuxError
+from demo_support import net, run_tool
+from presenter import stage
+from presenter.tmux import Tmux, TmuxError
 
 SESSION = stage.TMUX_SESSION
 TEASER_WINDOW, WINDOW = "teaser", "stage"
@@ -140,7 +141,7 @@ def by_hand(panes_: list[dict]) -> str:
         "The teaser (README) comes first, in terminals 2 and 3: type these lines there after it."
     )
     if ON_WINDOWS:
-        lines.append("Or run everything in one terminal: python -m demo_support.stage")
+        lines.append("Or run everything in one terminal: python -m presenter.stage")
     else:
         lines.append(
             "Or install tmux (brew install tmux / sudo apt install tmux) and run make present"

@@ -42,7 +42,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
-from demo_support import timeline as timelines
+from demo_support.page import timeline as timelines
 
 # Each failed attempt the app has seen (the history keeps the last one only).
 FAILURES = timelines.Failures()
@@ -278,7 +278,7 @@ def status_routes(app, temporal: SharedClient, task_queue: str) -> None:
 
 
 def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int, dict]:
-    """The stage's control port (demo_support/control.py): (status code, JSON body)."""
+    """The stage's control port (presenter/control.py): (status code, JSON body)."""
     request = urllib.request.Request(
         f"{stage_url}{path}", method=method, data=b"" if method == "POST" else None
     )

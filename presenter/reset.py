@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import demo_support
-from demo_support import missing_package, net, run_tool, stage
-from demo_support.tmux import Tmux, TmuxError
+from demo_support import missing_package, net, run_tool
+from presenter import stage
+from presenter.tmux import Tmux, TmuxError
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     import psutil
@@ -47,7 +48,7 @@ EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make 
     COUNTER / "durable" / "starter.py": "counter starter",
     COUNTER / "volatile" / "counter.py": "volatile counter",
 }
-MODULES = {"demo_support.stage": "make demo"}  # run as python -m, from the repository's folder
+MODULES = {"presenter.stage": "make demo"}  # run as python -m, from the repository's folder
 # Stopped in this order: make demo first (it stops its own pieces), then the teaser's
 # counters, then the stage's pieces the last started first (stage.pieces()): the server last.
 ORDER = ["make demo", "counter starter", "volatile counter", "counter worker"]
