@@ -254,7 +254,7 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
                 and [t[n]["pane_current_path"] for n in sorted(t)] == folders
                 and t
             ),
-            10,
+            30,  # a shell's start and its typed cd take seconds on a loaded machine
             0.1,
             "the teaser's terminals in their folders",
         )
