@@ -653,9 +653,8 @@ def _of(family: str, fonts: set[str]) -> bool:
 @pytest.fixture(scope="module")
 def deck_under(built_deck, slides, tmp_path_factory):
     """The deck measured in Chromium with only the system fonts of a set, once per set."""
-    from slide_render import font_config, measure_deck
-
     from browser import require_chromium
+    from maintainers.slide_render import font_config, measure_deck
 
     chromium = require_chromium()
     shots = os.environ.get("SLIDE_SCREENSHOTS")
