@@ -69,7 +69,7 @@ async def bare(client: Client) -> float:
         task_queue="hello-ip",
     )
     elapsed = time.perf_counter() - started
-    assert result.location == "Toronto, Ontario, Canada"
+    assert result["location"] == "Toronto, Ontario, Canada"  # by name: a dict
     return elapsed
 
 
