@@ -15,8 +15,9 @@ It gives every script the same three habits:
 It is a package of this repository that the virtual environment installs in
 editable mode (``-e .`` in requirements.txt), so every script imports it the same
 way from any folder. Its modules hold the rest of the plumbing: ``stage`` (what
-runs where; ``make demo``), ``control`` (its stage panel), ``timeline`` (the page's
-timeline and lights), ``present``, ``preflight``, ``reset``, ``harness``
+runs where; ``make demo``), ``control`` (its stage panel), ``web``, ``reader`` and
+``run_view`` (the app's plumbing: one reading of each run, in the page's words),
+``present``, ``preflight``, ``reset``, ``harness``
 (the processes the tests and the benchmark drive), ``benchmark`` and
 ``record_histories``.
 """
@@ -76,12 +77,17 @@ def quiet_runtime() -> Runtime:
     """The SDK's Rust core, logging errors only.
 
     Its default prints a colourful warning for every retried call while the
-    Temporal service is down (demo 4); the clients retry anyway.
+    Temporal service is down (demo 4); the clients retry anyway. Its workers
+    send Temporal a heartbeat every second, not every minute: the page's worker
+    light goes out within seconds of a kill -9, which sends no word (run_view.py).
     """
     global _runtime
     if _runtime is None:
         quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
-        _runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
+        _runtime = Runtime(
+            telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)),
+            worker_heartbeat_interval=timedelta(seconds=1),
+        )
     return _runtime
 
 

@@ -33,6 +33,7 @@ INPUTS = [
     "hello-ip/static/app.js",
     "hello-ip/static/style.css",
     "hello-ip/templates/index.html",
+    "demo_support/run_view.py",  # the page's words: status line, timeline, lights
     "requirements.txt",
     "demo_support/slide_screenshots.py",
 ]

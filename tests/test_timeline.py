@@ -276,14 +276,17 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     page.close()
 
 
-def test_the_failures_the_app_remembers_are_bounded():
-    from demo_support.timeline import Failures
+def test_the_runs_the_app_remembers_are_bounded():
+    """Each run's memory (failed attempts seen, counts at its start) is kept for the newest runs."""
+    from demo_support.reader import RUNS_KEPT, TemporalReader
 
-    failures = Failures(runs=3)
-    for i in range(10):
-        failures.record(f"run-{i}", 5, 1, "boom")
-    assert len(failures) == 3
-    assert failures.seen("run-9", 5) == {1: "boom"} and failures.seen("run-0", 5) == {}
+    reader = TemporalReader("hello-ip")  # never started: no loop, no connection
+    for i in range(RUNS_KEPT + 10):
+        reader._run(f"run-{i}").facts.failures[("1", 1)] = "boom"
+    assert len(reader._runs) == RUNS_KEPT
+    assert "run-9" not in reader._runs and reader._runs["run-10"].facts.failures == {
+        ("1", 1): "boom"
+    }
 
 
 def test_an_unreachable_temporal_is_a_light_not_an_error(tmp_path):
