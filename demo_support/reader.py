@@ -50,22 +50,13 @@ from demo_support import run_view
 FRESH = 0.5  # seconds: the task queue and a watched run's description, read at most this often
 IDLE = 10  # seconds: a run (or the task queue) nobody asked about is no longer read
 RUNS_KEPT = 200  # runs remembered, the newest asked about
-DEADLINE = timedelta(seconds=1.5)  # for each call but the history's long poll
+DEADLINE = timedelta(seconds=2)  # for each call but the history's long poll
 LONG_POLL = timedelta(seconds=30)  # the service answers a history long poll within 20 s
 # The payloads the page shows: the run's input, each activity's result, the run's result.
 PAYLOADS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: (
-        "workflow_execution_started_event_attributes",
-        "input",
-    ),
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: (
-        "activity_task_completed_event_attributes",
-        "result",
-    ),
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: (
-        "workflow_execution_completed_event_attributes",
-        "result",
-    ),
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: "workflow_execution_started.input",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed.result",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "workflow_execution_completed.result",
 }
 log = logging.getLogger(__name__)
 
@@ -153,12 +144,18 @@ class TemporalReader:
         """The connected client (TemporalUnreachable when Temporal has not answered yet)."""
         return await self._on_loop(self._client())
 
-    async def status(self, workflow_id: str, wait: float = 0) -> dict:
-        """The run's answer (run_view.answer); with ``wait``, held up to that long for its end."""
-        return await self._on_loop(self._status(workflow_id, wait))
+    def status(self, workflow_id: str, wait: float = 0) -> dict:
+        """The run's answer (run_view.answer); with ``wait``, held up to that long for its end.
+        A plain call (a Flask view need not make an event loop for it)."""
+        return self._wait_for(self._status(workflow_id, wait), wait)
 
-    async def lights(self) -> dict:
-        return await self._on_loop(self._lights())
+    def lights(self) -> dict:
+        return self._wait_for(self._lights())
+
+    def _wait_for(self, coroutine, wait: float = 0):
+        self.start()
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout=wait + 3 * DEADLINE.total_seconds() + 5)
 
     def remember_calls_at_start(self, workflow_id: str, calls: dict) -> None:
         """The stand-in's counts just before the run started (it answers "N for this run")."""
@@ -212,12 +209,12 @@ class TemporalReader:
                 await asyncio.wait_for(run.closed.wait(), wait)
         if self.trouble is not None:
             raise self.trouble
-        standin = await self._standin_counts(after=max(run.news_at, time.monotonic() - FRESH))
+        standin = await self._standin_counts(after=max(run.calls_at, time.monotonic() - FRESH))
         return run_view.answer(run.facts, self.workers, now(), standin)
 
     async def _standin_counts(self, after: float) -> dict | None:
-        """The stand-in's counts (offline), asked for after ``after``: after the run's newest
-        event, so that the call behind it is counted. One request at a time for every page."""
+        """The stand-in's counts (offline), asked for after ``after`` (an activity's end: the
+        call behind it is counted). One request at a time, for every page."""
         if not self.standin_url:
             return None
         if self._standin_at < after:
@@ -318,7 +315,7 @@ class RunReader:
         self.token = b""  # where the history's long poll goes on from
         self.error: RPCError | None = None  # NOT_FOUND
         self.asked_at = 0.0
-        self.news_at = 0.0  # when the newest event came in (monotonic)
+        self.calls_at = 0.0  # when the newest activity's end came in (monotonic)
         self.closed = asyncio.Event()
         self.news = asyncio.Event()  # new events: describe again now
         self.has_history = self.described = False
@@ -373,8 +370,10 @@ class RunReader:
                     self.error = err
                     self.read.set()
                     return
-                self.token = b"" if err.status == RPCStatusCode.INVALID_ARGUMENT else self.token
-                self.reader.failed(err)
+                if err.status == RPCStatusCode.INVALID_ARGUMENT:  # a token the service forgot
+                    self.token = b""
+                else:
+                    self.reader.failed(err)
                 await asyncio.sleep(FRESH)
                 continue
             self.reader.answered()
@@ -391,7 +390,8 @@ class RunReader:
         last = facts.events[-1].event_id if facts.events else 0
         for event in (e for e in events if e.event_id > last):
             if where := PAYLOADS.get(event.event_type):
-                payloads = getattr(getattr(event, where[0]), where[1]).payloads
+                attrs, name = where.split(".")
+                payloads = getattr(getattr(event, f"{attrs}_event_attributes"), name).payloads
                 try:
                     values = await self.reader.client.data_converter.decode(payloads)
                 except Exception:  # noqa: BLE001 - a payload the page cannot show
@@ -399,32 +399,45 @@ class RunReader:
                 facts.values[event.event_id] = values[0] if values else None
             facts.events.append(event)
             self.news.set()
-            self.news_at = time.monotonic()
+            if event.event_type in run_view.ACTIVITY_ENDS:  # the stand-in's count, ahead of time
+                self.calls_at = time.monotonic()
+                guarded(self.reader._standin_counts(self.calls_at), self.reader)
         if facts.events and facts.events[-1].event_type in run_view.CLOSED:
             self.closed.set()
 
+    def _activity_pending(self) -> bool:
+        """An activity scheduled, not done yet: only then does the description tell more."""
+        scheduled, done = set(), set()
+        for event in self.facts.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled.add(event.event_id)
+            elif attrs := run_view.ACTIVITY_ENDS.get(event.event_type):
+                done.add(getattr(event, attrs).scheduled_event_id)
+        return bool(scheduled - done)
+
     async def _describe(self) -> None:
+        """The run's pending activities (their attempts, last failure, next retry), described
+        while one is pending: at once when one is scheduled, then at most every FRESH seconds."""
         service = self.reader.client.workflow_service
         request = DescribeWorkflowExecutionRequest(
             namespace=self.reader.namespace, execution=self.execution
         )
         while self.watched() and not self.closed.is_set():
             self.news.clear()
-            try:
-                described = await service.describe_workflow_execution(
-                    request, retry=False, timeout=DEADLINE
-                )
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    self.error = err
-                    self.read.set()
-                    return
-                self.reader.failed(err)
+            if not self.has_history or self._activity_pending():
+                try:
+                    described = await service.describe_workflow_execution(
+                        request, retry=False, timeout=DEADLINE
+                    )
+                except RPCError as err:
+                    self.reader.failed(err)
+                else:
+                    self.reader.answered()
+                    self.facts.pending_activities = list(described.pending_activities)
+                    self.facts.remember_failures()
+                    self.described = True
             else:
-                self.reader.answered()
-                self.facts.pending_activities = list(described.pending_activities)
-                self.facts.remember_failures()
-                self.described = True
-                self._check_read()
+                self.facts.pending_activities, self.described = [], True
+            self._check_read()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.news.wait(), FRESH)

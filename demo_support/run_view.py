@@ -30,6 +30,7 @@ taking work (a polling worker takes a task within milliseconds).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -67,6 +68,15 @@ BY_A_WORKER = {
     E.EVENT_TYPE_ACTIVITY_TASK_STARTED: "activity_task_started_event_attributes",
     E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
     E.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+}
+
+
+# The events that end an activity (its last attempt), by the attribute that names it.
+ACTIVITY_ENDS = {
+    E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    E.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    E.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
 }
 
 
@@ -268,7 +278,7 @@ def answer(run: Run, workers: Workers, now: datetime, standin: dict | None = Non
         return None
 
     if status == "COMPLETED":
-        out["result"] = run.values.get(run.events[-1].event_id)
+        out["result"] = copy.deepcopy(run.values.get(run.events[-1].event_id))  # the caller's
         out["progress"] = {"step": "done", "message": "Done"}
     elif status == "FAILED":
         out["error"] = failure_message(run.events[-1])
@@ -472,17 +482,17 @@ def taken_from_history(
     done, by = row.get("_done"), row.get("worker")
     if done is None or not by or (verdict.get(by) and verdict[by].alive):
         return
+    last_seen = run.last_known.get(by)
     for event in run.events:
         who, when = event.workflow_task_started_event_attributes.identity, ts(event.event_time)
         if event.event_type != E.EVENT_TYPE_WORKFLOW_TASK_STARTED or when <= done or who == by:
             continue
-        last_seen = run.last_known.get(by)
-        if last_seen is None or last_seen < when:  # gone by then
+        if last_seen is None or last_seen < when:  # the first task after it was gone
             row["from_history"] = True
             was_there = started.get(who) and last_seen and started[who] < last_seen
             kind = "another" if was_there else "a restarted"
             row["note"] = f"Taken from the history by {kind} worker: not run again"
-        return
+            return
 
 
 def calls_note(row: dict, calls: dict | None, at_start: dict | None) -> str | None:

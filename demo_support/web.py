@@ -113,8 +113,8 @@ def status_routes(app, temporal: TemporalReader) -> None:
         return response
 
     @app.get("/api/lights")
-    async def lights():
-        return await temporal.lights()
+    def lights():
+        return temporal.lights()
 
     stage_url, token = os.environ.get("STAGE_URL"), os.environ.get("STAGE_TOKEN")
 

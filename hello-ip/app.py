@@ -52,9 +52,9 @@ def create_app() -> Flask:
     # #endregion start-workflow
 
     @app.get("/api/greetings/<workflow_id>")
-    async def get_greeting(workflow_id: str):
+    def get_greeting(workflow_id: str):
         wait = min(max(request.args.get("wait", 0, type=float), 0), 10)  # a long poll, 10 s at most
-        status = await temporal.status(workflow_id, wait)  # the run's status, timeline and lights
+        status = temporal.status(workflow_id, wait)  # read once for every page that asks
         if status["result"]:
             result, name = status["result"], status["input"]["name"]
             result.update(name=name, greeting=greeting_text(name, result["ip"], result["location"]))
