@@ -204,9 +204,9 @@ class TemporalReader:
             if err.status == RPCStatusCode.NOT_FOUND:
                 self._runs.pop(workflow_id, None)
             raise
-        if wait > 0:
+        if wait > 0 and not run.closed.is_set():  # a long poll: until there is news
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(run.closed.wait(), wait)
+                await asyncio.wait_for(run.changed.wait(), wait)
         if self.trouble is not None:
             raise self.trouble
         standin = await self._standin_counts(after=max(run.calls_at, time.monotonic() - FRESH))
@@ -287,8 +287,12 @@ class TemporalReader:
                 raise err
             return self.failed(err)
         pollers = {kind: answer.pollers for kind, answer in zip(kinds, answers[1:], strict=True)}
+        before = self.workers and self.workers.there()
         self.workers = run_view.Workers.read(answers[0], pollers, now())
         self.answered()
+        if before is not None and self.workers.there() != before:  # a worker came or went
+            for run in self._runs.values():
+                run.pulse()
 
     async def _heartbeats(self) -> list:
         """The task queue's workers' latest heartbeats (none from a service without ListWorkers)."""
@@ -302,6 +306,11 @@ class TemporalReader:
             raise
         beats = (info.worker_heartbeat for info in listed.workers_info)
         return [beat for beat in beats if beat.task_queue == self.task_queue]
+
+
+def attempts(pending_activities) -> list:
+    """What the page shows of the pending activities: a change is news."""
+    return [(p.activity_id, p.attempt, p.state, p.last_failure.message) for p in pending_activities]
 
 
 class RunReader:
@@ -318,6 +327,7 @@ class RunReader:
         self.calls_at = 0.0  # when the newest activity's end came in (monotonic)
         self.closed = asyncio.Event()
         self.news = asyncio.Event()  # new events: describe again now
+        self.changed = asyncio.Event()  # pulsed when what the page shows may have changed
         self.has_history = self.described = False
         self.read = asyncio.Event()  # the history so far and a description (or its end) are in
         self.tasks: list[asyncio.Task] = []
@@ -331,6 +341,10 @@ class RunReader:
                 guarded(self._follow(), self.reader),
                 guarded(self._describe(), self.reader),
             ]
+
+    def pulse(self) -> None:
+        self.changed.set()  # wakes the pages' requests waiting for news
+        self.changed.clear()
 
     def watched(self) -> bool:
         return time.monotonic() - self.asked_at < IDLE and self.error is None
@@ -388,7 +402,8 @@ class RunReader:
         """The new events (the page shows their payloads decoded), and whether the run ended."""
         facts = self.facts
         last = facts.events[-1].event_id if facts.events else 0
-        for event in (e for e in events if e.event_id > last):
+        new = [e for e in events if e.event_id > last]
+        for event in new:
             if where := PAYLOADS.get(event.event_type):
                 attrs, name = where.split(".")
                 payloads = getattr(getattr(event, f"{attrs}_event_attributes"), name).payloads
@@ -404,6 +419,8 @@ class RunReader:
                 guarded(self.reader._standin_counts(self.calls_at), self.reader)
         if facts.events and facts.events[-1].event_type in run_view.CLOSED:
             self.closed.set()
+        if new:
+            self.pulse()
 
     def _activity_pending(self) -> bool:
         """An activity scheduled, not done yet: only then does the description tell more."""
@@ -433,7 +450,10 @@ class RunReader:
                     self.reader.failed(err)
                 else:
                     self.reader.answered()
+                    before = attempts(self.facts.pending_activities)
                     self.facts.pending_activities = list(described.pending_activities)
+                    if attempts(self.facts.pending_activities) != before:
+                        self.pulse()
                     self.facts.remember_failures()
                     self.described = True
             else:

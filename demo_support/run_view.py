@@ -15,13 +15,14 @@ the newest one wins:
 * its heartbeat (ListWorkers; demo_support's workers send one a second): RUNNING is alive;
   SHUTTING_DOWN or SHUTDOWN is gone (a Ctrl-C says so within a second); a heartbeat older
   than two of its intervals and a second and a half is gone too: kill -9 sends no word, so
-  the light goes out about 3.5 s after it (2 minutes for a worker on the SDK's default
-  60-second interval);
+  the light goes out about 3.5 s after it (its second heartbeat tells its interval; before
+  it, and for a worker on the SDK's default, a minute is assumed: 2 minutes);
 * its poll of the task queue (DescribeTaskQueue's pollers) is alive; a worker that never
   sent a heartbeat (its first is yet to come, or heartbeats are off) is gone once its last
   poll is IDLE_POLL seconds old (an idle worker polls again every minute or so);
-* a task it started or finished in the run's history is alive, unless it had said it was
-  stopping (a worker finishes its tasks in hand after a Ctrl-C).
+* a task it started or finished in the run's history is alive;
+* after its word that it is stopping, only a heartbeat says it is back (a new instance of
+  it): a stopping worker finishes its tasks in hand, and its cancelled polls look new.
 
 And, whatever the evidence says: a task of the run that has waited longer than
 NO_WORKER_AFTER with no poll of its kind since it was scheduled means that no worker is
@@ -181,20 +182,25 @@ class Workers:
                     workers.add(poller.identity, Sign(idle_from, False, "no poll", when))
         return workers
 
+    def there(self) -> set[str]:
+        return {who for who, sign in self.verdict().items() if sign.alive}
+
     def add(self, who: str, sign: Sign) -> None:
         self.signs.setdefault(who, []).append(sign)
 
     def verdict(self, history_signs: dict[str, list[Sign]] | None = None) -> dict[str, Sign]:
-        """Each worker's newest sign: alive means it is there. A task in the history counts
-        as alive unless the worker had said it was stopping (it finishes the tasks in hand)."""
+        """Each worker's newest sign: alive means it is there. After a worker's word that it
+        is stopping, only a heartbeat (a new instance, e.g. demo 4's reconnect) says it is
+        back: a stopping worker finishes its tasks in hand, and Temporal records its last
+        polls as they are cancelled."""
         history_signs = history_signs or {}
         out = {}
         for who in set(self.signs) | set(history_signs):
-            newest = max(self.signs.get(who, []), key=lambda s: (s.at, not s.alive), default=None)
-            for sign in history_signs.get(who, []):
-                if newest is None or (sign.at > newest.at and newest.why != "stopped"):
-                    newest = sign
-            out[who] = newest
+            signs = self.signs.get(who, []) + history_signs.get(who, [])
+            stopped = max((s.at for s in signs if s.why == "stopped"), default=None)
+            if stopped is not None:
+                signs = [s for s in signs if s.at >= stopped and s.why in ("stopped", "heartbeat")]
+            out[who] = max(signs, key=lambda s: (s.at, not s.alive))
         return out
 
 
@@ -219,7 +225,7 @@ def lights(verdict: dict[str, Sign], now: datetime, stuck: float | None = None) 
     there = sorted(who for who, sign in verdict.items() if sign.alive)
     worker: dict[str, Any] = {"on": bool(there) and stuck is None, "text": "Worker: polling"}
     worker["workers"] = [
-        {"identity": w, "there": s.alive, "sign": s.why} for w, s in verdict.items()
+        {"identity": w, "there": s.alive, "sign": s.why} for w, s in sorted(verdict.items())
     ]
     if worker["on"]:
         named = ", ".join(there[:2]) + (f" and {len(there) - 2} more" if len(there) > 2 else "")
@@ -259,7 +265,8 @@ def answer(run: Run, workers: Workers, now: datetime, standin: dict | None = Non
     """The run's status, its result, the status line, the timeline rows and the lights."""
     verdict = workers.verdict(history_signs(run))
     for who, sign in verdict.items():  # the memory: a sign survives its worker's record
-        run.last_known[who] = max(sign.at, run.last_known.get(who, sign.at))
+        last = sign.since or sign.at  # its last word, not when its silence began
+        run.last_known[who] = max(last, run.last_known.get(who, last))
     closed = CLOSED.get(run.events[-1].event_type)
     status = closed or "RUNNING"
     out: dict[str, Any] = {"workflow_id": run.workflow_id, "status": status}
@@ -403,7 +410,8 @@ def timeline(
             timer_fired(steps[event.timer_fired_event_attributes.started_event_id], when)
         elif kind in CLOSED:
             done = kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
-            words = "The greeting is ready" if done else f"The run ended: {CLOSED[kind]}"
+            words = "The greeting is ready" if done else f"The run is {CLOSED[kind]}"
+            words = "The run failed" if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED else words
             rows.append({"step": "greeting", "state": "completed" if done else "failed"})
             rows[-1]["text"] = words
     activities = [r for r in rows if "activity_id" in r]

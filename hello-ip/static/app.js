@@ -160,7 +160,7 @@ async function poll(workflowId) {
       if (status === 503) problem = TEMPORAL_DOWN;
       else if (status === 0) problem = APP_DOWN;
       else problem = { line: "The app reported an error", detail: data.error || `HTTP ${status}` };
-      setLights(data && data.lights ? data.lights : APP_SILENT);
+      if (status === 0 || data.lights) setLights(status === 0 ? APP_SILENT : data.lights);
       render();
       wait = 0;
       await new Promise((resolve) => setTimeout(resolve, 1000));
