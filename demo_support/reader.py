@@ -48,6 +48,7 @@ import demo_support
 from demo_support import run_view
 
 FRESH = 0.5  # seconds: the task queue and a watched run's description, read at most this often
+QUICK = 0.3  # seconds an activity runs before its run is described (most are done by then)
 IDLE = 10  # seconds: a run (or the task queue) nobody asked about is no longer read
 RUNS_KEPT = 200  # runs remembered, the newest asked about
 DEADLINE = timedelta(seconds=2)  # for each call but the history's long poll
@@ -144,10 +145,11 @@ class TemporalReader:
         """The connected client (TemporalUnreachable when Temporal has not answered yet)."""
         return await self._on_loop(self._client())
 
-    def status(self, workflow_id: str, wait: float = 0) -> dict:
-        """The run's answer (run_view.answer); with ``wait``, held up to that long for its end.
-        A plain call (a Flask view need not make an event loop for it)."""
-        return self._wait_for(self._status(workflow_id, wait), wait)
+    def status(self, workflow_id: str, wait: float = 0, seen: int | None = None) -> dict:
+        """The run's answer (run_view.answer). With ``wait``, held up to that long for the
+        run's end, or, with ``seen`` (an answer's version), for news since that answer.
+        A plain call: a Flask view need not make an event loop for it."""
+        return self._wait_for(self._status(workflow_id, wait, seen), wait)
 
     def lights(self) -> dict:
         return self._wait_for(self._lights())
@@ -193,7 +195,7 @@ class TemporalReader:
         if err.status != RPCStatusCode.NOT_FOUND:
             self.trouble = err
 
-    async def _status(self, workflow_id: str, wait: float) -> dict:
+    async def _status(self, workflow_id: str, wait: float, seen: int | None) -> dict:
         await self._client()
         run = self._run(workflow_id)
         run.ask()
@@ -204,13 +206,13 @@ class TemporalReader:
             if err.status == RPCStatusCode.NOT_FOUND:
                 self._runs.pop(workflow_id, None)
             raise
-        if wait > 0 and not run.closed.is_set():  # a long poll: until there is news
+        if wait > 0:  # a long poll: until the end, or news since the answer seen
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(run.changed.wait(), wait)
+                await asyncio.wait_for(run.news_since(seen), wait)
         if self.trouble is not None:
             raise self.trouble
         standin = await self._standin_counts(after=max(run.calls_at, time.monotonic() - FRESH))
-        return run_view.answer(run.facts, self.workers, now(), standin)
+        return {**run_view.answer(run.facts, self.workers, now(), standin), "version": run.version}
 
     async def _standin_counts(self, after: float) -> dict | None:
         """The stand-in's counts (offline), asked for after ``after`` (an activity's end: the
@@ -288,7 +290,11 @@ class TemporalReader:
             return self.failed(err)
         pollers = {kind: answer.pollers for kind, answer in zip(kinds, answers[1:], strict=True)}
         before = self.workers and self.workers.there()
-        self.workers = run_view.Workers.read(answers[0], pollers, now())
+        workers = run_view.Workers.read(answers[0], pollers, now())
+        if self.workers is not None:  # the memory goes on, with what is still listed
+            memory = self.workers.not_polling.items()
+            workers.not_polling = {w: s for w, s in memory if w in workers.signs}
+        self.workers = workers
         self.answered()
         if before is not None and self.workers.there() != before:  # a worker came or went
             for run in self._runs.values():
@@ -328,6 +334,7 @@ class RunReader:
         self.closed = asyncio.Event()
         self.news = asyncio.Event()  # new events: describe again now
         self.changed = asyncio.Event()  # pulsed when what the page shows may have changed
+        self.version = 0  # how many times it did
         self.has_history = self.described = False
         self.read = asyncio.Event()  # the history so far and a description (or its end) are in
         self.tasks: list[asyncio.Task] = []
@@ -343,8 +350,14 @@ class RunReader:
             ]
 
     def pulse(self) -> None:
-        self.changed.set()  # wakes the pages' requests waiting for news
+        self.version += 1
+        self.changed.set()  # wakes the requests waiting for news
         self.changed.clear()
+
+    async def news_since(self, seen: int | None) -> None:
+        """Until the run has ended or (with ``seen``) its version is past it."""
+        while not self.closed.is_set() and (seen is None or self.version == seen):
+            await self.changed.wait()
 
     def watched(self) -> bool:
         return time.monotonic() - self.asked_at < IDLE and self.error is None
@@ -418,30 +431,36 @@ class RunReader:
                 self.calls_at = time.monotonic()
                 guarded(self.reader._standin_counts(self.calls_at), self.reader)
         if facts.events and facts.events[-1].event_type in run_view.CLOSED:
+            facts.pending_activities = []  # whatever the last description said
             self.closed.set()
         if new:
             self.pulse()
 
-    def _activity_pending(self) -> bool:
-        """An activity scheduled, not done yet: only then does the description tell more."""
-        scheduled, done = set(), set()
+    def _pending_since(self) -> datetime | None:
+        """When the oldest activity not done yet was scheduled (None: none is pending)."""
+        scheduled, done = {}, set()
         for event in self.facts.events:
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-                scheduled.add(event.event_id)
+                scheduled[event.event_id] = run_view.ts(event.event_time)
             elif attrs := run_view.ACTIVITY_ENDS.get(event.event_type):
                 done.add(getattr(event, attrs).scheduled_event_id)
-        return bool(scheduled - done)
+        return min((t for e, t in scheduled.items() if e not in done), default=None)
 
     async def _describe(self) -> None:
-        """The run's pending activities (their attempts, last failure, next retry), described
-        while one is pending: at once when one is scheduled, then at most every FRESH seconds."""
+        """The run's pending activities (attempts, last failure, next retry): described once
+        one has been pending QUICK seconds (most are done by then), then every FRESH seconds."""
         service = self.reader.client.workflow_service
         request = DescribeWorkflowExecutionRequest(
             namespace=self.reader.namespace, execution=self.execution
         )
         while self.watched() and not self.closed.is_set():
             self.news.clear()
-            if not self.has_history or self._activity_pending():
+            since, pause = self._pending_since() if self.has_history else None, FRESH
+            if since is None:
+                self.facts.pending_activities = []
+            elif (young := QUICK - run_view.seconds(since, now())) > 0:
+                pause = young  # the history says enough for now: "Running get_ip"
+            else:
                 try:
                     described = await service.describe_workflow_execution(
                         request, retry=False, timeout=DEADLINE
@@ -455,9 +474,7 @@ class RunReader:
                     if attempts(self.facts.pending_activities) != before:
                         self.pulse()
                     self.facts.remember_failures()
-                    self.described = True
-            else:
-                self.facts.pending_activities, self.described = [], True
+            self.described = self.has_history
             self._check_read()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.news.wait(), FRESH)
+                await asyncio.wait_for(self.news.wait(), pause)

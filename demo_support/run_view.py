@@ -15,16 +15,16 @@ the newest one wins:
 * its heartbeat (ListWorkers; demo_support's workers send one a second): RUNNING is alive;
   SHUTTING_DOWN or SHUTDOWN is gone (a Ctrl-C says so within a second); a heartbeat older
   than two of its intervals and a second and a half is gone too: kill -9 sends no word, so
-  the light goes out about 3.5 s after it (its second heartbeat tells its interval; before
-  it, and for a worker on the SDK's default, a minute is assumed: 2 minutes);
-* its poll of the task queue (DescribeTaskQueue's pollers) is alive; a worker that never
-  sent a heartbeat (its first is yet to come, or heartbeats are off) is gone once its last
-  poll is IDLE_POLL seconds old (an idle worker polls again every minute or so);
-* a task it started or finished in the run's history is alive;
-* after its word that it is stopping, only a heartbeat says it is back (a new instance of
-  it): a stopping worker finishes its tasks in hand, and its cancelled polls look new.
+  the light goes out about 3.5 s after it (for a worker on the SDK's default interval, a
+  minute, 2 minutes);
+* a worker whose heartbeats tell their interval (from the second on) is judged by them
+  alone: Temporal records polls, even tasks, for a worker after it stopped or died;
+* otherwise (no heartbeat yet, or only the first): its poll of the task queue
+  (DescribeTaskQueue's pollers) and a task it started or finished in the run's history are
+  alive; it is gone once its last poll is IDLE_POLL seconds old (an idle worker polls again
+  every minute or so), or once it left a task untaken (below), until it polls again.
 
-And, whatever the evidence says: a task of the run that has waited longer than
+And whatever the evidence says, a task of the run that has waited longer than
 NO_WORKER_AFTER with no poll of its kind since it was scheduled means that no worker is
 taking work (a polling worker takes a task within milliseconds).
 """
@@ -53,6 +53,7 @@ NO_WORKER_AFTER = 1.5  # seconds a task may wait, untaken, before "no worker"
 IDLE_POLL = 70  # seconds: an idle worker's poll is a long poll, renewed every minute or so
 SDK_HEARTBEAT = 60  # seconds: the SDK's default heartbeat interval (when a worker's is unknown)
 LATE = 1.5  # seconds: a timer that fired later than this after it was due says so
+BEATS = ("heartbeat", "first heartbeat", "silent", "stopped")  # the signs heartbeats give
 NO_WORKER_HINT = "Is worker.py running? Start it and the run continues where it stopped."
 CLOSED = {
     E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
@@ -146,6 +147,9 @@ class Workers:
     signs: dict[str, list[Sign]] = field(default_factory=dict)  # by worker identity
     started: dict[str, datetime] = field(default_factory=dict)  # by identity (heartbeats)
     polled: dict[int, datetime] = field(default_factory=dict)  # newest poll, by task type
+    # Workers that left a task untaken (a run's answer finds them): kept from one reading
+    # to the next. For one whose heartbeats tell nothing yet, e.g. killed in its first second.
+    not_polling: dict[str, Sign] = field(default_factory=dict)
 
     @classmethod
     def read(cls, heartbeats, pollers: dict[int, list], at: datetime) -> Workers:
@@ -165,8 +169,8 @@ class Workers:
             ):
                 workers.add(who, Sign(when, False, "stopped"))
                 continue
-            workers.add(who, Sign(when, True, "heartbeat"))
             interval = beat.elapsed_since_last_heartbeat.ToTimedelta().total_seconds()
+            workers.add(who, Sign(when, True, "heartbeat" if interval else "first heartbeat"))
             silent_from = when + timedelta(seconds=2 * (interval or SDK_HEARTBEAT) + 1.5)
             if silent_from < at:
                 workers.add(who, Sign(silent_from, False, "silent", when))
@@ -189,18 +193,19 @@ class Workers:
         self.signs.setdefault(who, []).append(sign)
 
     def verdict(self, history_signs: dict[str, list[Sign]] | None = None) -> dict[str, Sign]:
-        """Each worker's newest sign: alive means it is there. After a worker's word that it
-        is stopping, only a heartbeat (a new instance, e.g. demo 4's reconnect) says it is
-        back: a stopping worker finishes its tasks in hand, and Temporal records its last
-        polls as they are cancelled."""
+        """Each worker's newest sign: alive means it is there. A worker whose heartbeats tell
+        their interval (from the second on) is judged by them alone: Temporal records polls,
+        even tasks, for a worker after it stopped or died."""
         history_signs = history_signs or {}
         out = {}
         for who in set(self.signs) | set(history_signs):
             signs = self.signs.get(who, []) + history_signs.get(who, [])
-            stopped = max((s.at for s in signs if s.why == "stopped"), default=None)
-            if stopped is not None:
-                signs = [s for s in signs if s.at >= stopped and s.why in ("stopped", "heartbeat")]
-            out[who] = max(signs, key=lambda s: (s.at, not s.alive))
+            signs += [self.not_polling[who]] if who in self.not_polling else []
+            beats = [s for s in signs if s.why in BEATS]
+            newest = max(beats, key=lambda s: (s.at, not s.alive), default=None)
+            if newest is None or newest.why == "first heartbeat":
+                newest = max(signs, key=lambda s: (s.at, not s.alive))
+            out[who] = newest
         return out
 
 
@@ -242,6 +247,7 @@ def lights(verdict: dict[str, Sign], now: datetime, stuck: float | None = None) 
             "stopped": f"{who} stopped {ago:.0f} s ago",
             "silent": f"{who}: no heartbeat for {ago:.0f} s",
             "no poll": f"{who}: no poll for {ago:.0f} s",
+            "not polling": f"{who} takes no work",
         }.get(sign.why, f"{who} is gone")
     else:
         worker["detail"] = "no worker has polled this task queue"
@@ -281,6 +287,10 @@ def answer(run: Run, workers: Workers, now: datetime, standin: dict | None = Non
         if not any(sign.alive for sign in verdict.values()):
             return seconds(since, now)
         if seconds(since, workers.at) > NO_WORKER_AFTER and (polled is None or polled < since):
+            for who, sign in verdict.items():  # none of them takes work: remembered
+                if sign.alive and who not in workers.not_polling:
+                    gone = since + timedelta(seconds=NO_WORKER_AFTER)
+                    workers.not_polling[who] = Sign(gone, False, "not polling", sign.at)
             return seconds(since, now)
         return None
 
@@ -347,6 +357,10 @@ def progress(run: Run, rows: list[dict], no_worker, now: datetime) -> dict:
                 out.update(waiting_for_worker=True, waited_seconds=waited, hint=NO_WORKER_HINT)
                 out["message"] = f"{name} is waiting: no worker is picking up work"
                 out["details"] = [NO_WORKER_HINT]
+        return out
+    if undone:  # not described yet: what the history says
+        row = next(iter(undone.values()))
+        out.update(step=row["step"], attempt=row["attempt"], message=f"Running {row['step']}")
         return out
     timer = next((r for r in rows if r["step"] == "timer" and r["state"] == "waiting"), None)
     if timer is not None:

@@ -54,7 +54,7 @@ def create_app() -> Flask:
     @app.get("/api/greetings/<workflow_id>")
     def get_greeting(workflow_id: str):
         wait = min(max(request.args.get("wait", 0, type=float), 0), 10)  # a long poll, 10 s at most
-        status = temporal.status(workflow_id, wait)  # read once for every page that asks
+        status = temporal.status(workflow_id, wait, seen=request.args.get("seen", type=int))
         if status["result"]:
             result, name = status["result"], status["input"]["name"]
             result.update(name=name, greeting=greeting_text(name, result["ip"], result["location"]))

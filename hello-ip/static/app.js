@@ -144,7 +144,8 @@ async function poll(workflowId) {
     let data = null;
     let status = 0;
     try {
-      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}`);
+      const news = seen ? `&seen=${seen.data.version}` : ""; // held until there is news
+      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}${news}`);
       status = response.status;
       data = await response.json().catch(() => ({}));
     } catch (err) {
