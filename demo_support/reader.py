@@ -4,13 +4,14 @@ one reading of the task queue. The page's words come from what they hold (run_vi
 * The client connects when the app starts, in the background: the app starts while
   Temporal is down, and its first greeting does not wait for a connection.
 * Each run that pages watch has one reader, however many pages: it follows the run's
-  history with Temporal's long poll (only new events come, the moment they exist) and
-  describes the run (its pending activities) at most every FRESH seconds. A run nobody
-  asked about for IDLE seconds is no longer followed; the newest RUNS_KEPT runs are
-  remembered (each failed attempt seen, the stand-in's counts at the start).
+  history with Temporal's long poll (only new events come, the moment they exist) and,
+  while an activity is pending, describes the run at most every FRESH seconds (attempts,
+  last failure, next retry). A run nobody asked about for IDLE seconds is no longer
+  followed; the newest RUNS_KEPT runs are remembered (each failed attempt seen, the
+  stand-in's counts at the start). Offline, the stand-in's counts are asked for as each
+  activity ends, once for every page.
 * One reading of the task queue for every run and the lights: its workers' heartbeats
-  and its pollers (and, offline, the stand-in's counts), at most every FRESH seconds
-  while anyone asks.
+  and its pollers, at most every FRESH seconds while anyone asks.
 * Every call but the long poll has a DEADLINE, so that a paused service is unreachable
   within it, as a stopped one is at once; the answers then are 503s that say so.
 
