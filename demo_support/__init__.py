@@ -81,12 +81,17 @@ def quiet_runtime() -> Runtime:
     """The SDK's Rust core, logging errors only.
 
     Its default prints a colourful warning for every retried call while the
-    Temporal service is down (demo 4); the clients retry anyway.
+    Temporal service is down (demo 4); the clients retry anyway. Its workers
+    send Temporal a heartbeat every second, not every minute: the page's worker
+    light goes out within seconds of a kill -9, which sends no word (run_view.py).
     """
     global _runtime
     if _runtime is None:
         quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
-        _runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
+        _runtime = Runtime(
+            telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)),
+            worker_heartbeat_interval=timedelta(seconds=1),
+        )
     return _runtime
 
 

@@ -16,9 +16,9 @@ from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config["TEMPORAL_UI_URL"] = web.ui_url()
-    temporal = web.SharedClient()  # one Temporal client for the app, connected on first use
+    temporal = web.TemporalReader(TASK_QUEUE)  # one client, connected at start; reads runs once
     web.json_errors(app)  # every error as JSON with its reason, never an HTML page
-    web.status_routes(app, temporal, TASK_QUEUE)  # the lights; under make demo, the stage panel
+    web.status_routes(app, temporal)  # the lights; under make demo, the stage panel
 
     def ui_link(workflow_id: str) -> str:
         ui = app.config["TEMPORAL_UI_URL"]
@@ -52,9 +52,9 @@ def create_app() -> Flask:
     # #endregion start-workflow
 
     @app.get("/api/greetings/<workflow_id>")
-    async def get_greeting(workflow_id: str):
+    def get_greeting(workflow_id: str):
         wait = min(max(request.args.get("wait", 0, type=float), 0), 10)  # a long poll, 10 s at most
-        status = await web.greeting_status(await temporal(), workflow_id, wait)
+        status = temporal.status(workflow_id, wait, seen=request.args.get("seen", type=int))
         if status["result"]:
             result, name = status["result"], status["input"]["name"]
             result.update(name=name, greeting=greeting_text(name, result["ip"], result["location"]))

@@ -77,7 +77,7 @@ async def bare(client: Client) -> float:
         task_queue="hello-ip",
     )
     elapsed = time.perf_counter() - started
-    assert result.location == "Toronto, Ontario, Canada"
+    assert result["location"] == "Toronto, Ontario, Canada"  # by name: a dict
     return elapsed
 
 
@@ -139,6 +139,8 @@ def counter_restarts(server: DevServer, times: int = 5) -> None:
 
 
 def measure(stage: HelloStage, server: DevServer, runs: int, concurrent: int) -> None:
+    first = via_api(stage)  # the app has just started: its client connected meanwhile
+    print(f"\nThe first greeting through the app, just started: {first * 1000:.0f} ms")
     loop = asyncio.new_event_loop()
     client = loop.run_until_complete(Client.connect(server.address, namespace=stage.namespace))
     for _ in range(5):  # warm up both paths
@@ -156,7 +158,7 @@ def measure(stage: HelloStage, server: DevServer, runs: int, concurrent: int) ->
     print(f"  via the JSON API (POST + GET ?wait=1): p50 {ms(api, 50)}   p95 {ms(api, 95)}")
     print(f"  bare client.execute_workflow:          p50 {ms(direct, 50)}   p95 {ms(direct, 95)}")
     ratio = statistics.median(api) / statistics.median(direct)
-    print(f"  ratio of p50s (API / bare): {ratio:.2f}  (goal: <= 1.3)")
+    print(f"  ratio of p50s (API / bare): {ratio:.2f}  (goal: <= 1.15)")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrent) as pool:
@@ -205,6 +207,7 @@ def refresh_cost(stage: HelloStage, pages: int) -> dict:
     for label, took in figures.items():
         p50, p95 = percentile(took, 50) * 1000, percentile(took, 95) * 1000
         print(f"  {label:<26} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(took)} requests)")
+    print(f"  (goal: the status's p95 under 100 ms with {pages} pages at once)")
     return figures
 
 

@@ -30,7 +30,7 @@ HELLO_DIR = REPO / "hello-ip"
 TEMPORAL = Path(stage.temporal_cli() or "temporal")  # beside python, else on PATH
 TEST_NAMESPACE = "meetup-tests"  # not "default": proves TEMPORAL_NAMESPACE is honoured
 # One namespace per scenario test, so that its workers are the only ones on its task queue.
-SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(16)]
+SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(32)]
 
 
 def free_port() -> int:

@@ -40,6 +40,7 @@ INPUTS = [
     "hello-ip/static/app.js",
     "hello-ip/static/style.css",
     "hello-ip/templates/index.html",
+    "demo_support/page/run_view.py",  # the page's words: status line, timeline, lights
     "requirements.txt",
     "maintainers/slide_screenshots.py",
 ]

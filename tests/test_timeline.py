@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from browser import launched, require_chromium
+from browser import (
+    launched,
+    light,
+    open_page,
+    require_chromium,
+    row_text,
+    rows,
+    start_run,
+    wait_light,
+    wait_rows,
+)
 from maintainers.harness import (
     EXPECTED_IP,
     EXPECTED_LOCATION,
@@ -38,48 +48,6 @@ def shots(tmp_path):
     folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.errors = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.goto(url)
-    return page
-
-
-def start_run(page, name, sleep):
-    page.fill("#name", name)
-    page.click("text=Show Demo Options")
-    page.fill("#sleep-seconds", str(sleep))
-    page.click("text=Get Greeting")
-    page.wait_for_function("new URLSearchParams(location.search).get('run')")
-    return page.evaluate("new URLSearchParams(location.search).get('run')")
-
-
-def rows(page) -> list[tuple[str, str]]:
-    """The timeline as the page shows it: (step, state word) per row."""
-    return page.eval_on_selector_all(
-        "#timeline li",
-        "items => items.map(li => [li.querySelector('.step-name').textContent,"
-        " li.querySelector('.step-state').textContent])",
-    )
-
-
-def row_text(page, step: str) -> str:
-    return page.inner_text(f"#timeline li[data-step='{step}']")
-
-
-def wait_rows(page, expected, timeout=20):
-    wait_for(lambda: rows(page) == expected, timeout, 0.1, f"timeline rows {expected}")
-
-
-def light(page, which: str) -> str:
-    return page.inner_text(f"#light-{which} .light-text")
-
-
-def wait_light(page, which, text, timeout=15):
-    wait_for(lambda: light(page, which) == text, timeout, 0.1, f"{which} light {text!r}")
 
 
 def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browser, hello, shots):
@@ -276,14 +244,17 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     page.close()
 
 
-def test_the_failures_the_app_remembers_are_bounded():
-    from demo_support.page.timeline import Failures
+def test_the_runs_the_app_remembers_are_bounded():
+    """Each run's memory (failed attempts seen, counts at its start) is kept for the newest runs."""
+    from demo_support.page.reader import RUNS_KEPT, TemporalReader
 
-    failures = Failures(runs=3)
-    for i in range(10):
-        failures.record(f"run-{i}", 5, 1, "boom")
-    assert len(failures) == 3
-    assert failures.seen("run-9", 5) == {1: "boom"} and failures.seen("run-0", 5) == {}
+    reader = TemporalReader("hello-ip")  # never started: no loop, no connection
+    for i in range(RUNS_KEPT + 10):
+        reader._run(f"run-{i}").facts.failures[("1", 1)] = "boom"
+    assert len(reader._runs) == RUNS_KEPT
+    assert "run-9" not in reader._runs and reader._runs["run-10"].facts.failures == {
+        ("1", 1): "boom"
+    }
 
 
 def test_an_unreachable_temporal_is_a_light_not_an_error(tmp_path):

@@ -17,7 +17,14 @@ function clearOutput() {
   ["status", "result", "ui-link-line", "timeline-section"].forEach((id) => ($(id).hidden = true));
   $("timeline").replaceChildren();
   shownTimeline = "";
-  show("error", "");
+  showError("");
+}
+
+// An error stays until what it names is back: "temporal" (the Temporal light comes on),
+// "app" (the app answers again), or until the next press.
+function showError(text, until = "") {
+  show("error", text);
+  $("error").dataset.until = until;
 }
 
 function setOptionsVisible(visible) {
@@ -32,6 +39,7 @@ $("toggle-options").addEventListener("click", (event) => {
 
 function reset() {
   currentRun = null;
+  runLights = false;
   clearInterval(ticker);
   form.reset();
   setOptionsVisible(false);
@@ -59,14 +67,15 @@ form.addEventListener("submit", async (event) => {
     });
     const data = await response.json();
     if (!response.ok) {
-      show("error", data.error || `The app answered ${response.status}.`);
+      showError(data.error || `The app answered ${response.status}.`, data.lights ? "temporal" : "");
+      if (data.lights) setLights(data.lights);
       $("get-greeting").disabled = false;
       return;
     }
     history.replaceState(null, "", `?run=${encodeURIComponent(data.workflow_id)}`);
     watch(data.workflow_id, data.ui_url);
   } catch (err) {
-    show("error", "The app is not answering. Is app.py running?");
+    showError("The app is not answering. Is app.py running?", "app");
     $("get-greeting").disabled = false;
   }
 });
@@ -75,9 +84,11 @@ form.addEventListener("submit", async (event) => {
 let seen = null; // { data, at }: the last status the app gave, and the local time
 let problem = null; // { line, detail }: why the last request got no status
 let runStart = null; // the run's start, on the local clock
+let runLights = false; // while a run is watched, its answers light the lights (one reading)
 
 function watch(workflowId, uiUrl) {
   currentRun = workflowId;
+  runLights = true;
   seen = null;
   problem = null;
   runStart = null;
@@ -91,6 +102,12 @@ function watch(workflowId, uiUrl) {
 }
 
 const secondsSince = (then) => (Date.now() - then) / 1000;
+
+// One countdown per answer: the status line and the timeline read the same one.
+function countdownText(countdown) {
+  const left = countdown.seconds - secondsSince(seen.at);
+  return left > 0 ? countdown.text.replace("{s}", Math.ceil(left)) : countdown.done;
+}
 
 function render() {
   renderCountdowns();
@@ -106,19 +123,8 @@ function render() {
     return;
   }
   const p = seen.data.progress || {};
-  const since = secondsSince(seen.at);
-  let line = p.message || seen.data.status;
-  if (p.step === "timer") {
-    const left = Math.ceil(p.timer_seconds_left - since);
-    line = left > 0 ? `Sleeping on a durable timer: ${left} s left` : "The timer is firing...";
-  }
-  const details = [];
-  if (p.last_error) details.push(`Last error: ${p.last_error}`);
-  if (p.next_retry_in_seconds !== undefined && p.next_retry_in_seconds !== null) {
-    const next = Math.max(0, Math.ceil(p.next_retry_in_seconds - since));
-    details.push(`Attempt ${p.attempt} in ${next} s`);
-  }
-  if (p.hint) details.push(p.hint);
+  const line = p.countdown ? countdownText(p.countdown) : p.message || seen.data.status;
+  const details = (p.details || []).map((d) => (typeof d === "string" ? d : countdownText(d)));
   show("status-line", line);
   show("status-detail", details.join("\n"));
 }
@@ -138,7 +144,8 @@ async function poll(workflowId) {
     let data = null;
     let status = 0;
     try {
-      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}`);
+      const news = seen ? `&seen=${seen.data.version}` : ""; // held until there is news
+      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}${news}`);
       status = response.status;
       data = await response.json().catch(() => ({}));
     } catch (err) {
@@ -147,13 +154,14 @@ async function poll(workflowId) {
     if (currentRun !== workflowId) return;
     if (status === 404) {
       finish(workflowId);
-      show("error", data.error);
+      showError(data.error);
       return;
     }
     if (status !== 200) {
       if (status === 503) problem = TEMPORAL_DOWN;
       else if (status === 0) problem = APP_DOWN;
       else problem = { line: "The app reported an error", detail: data.error || `HTTP ${status}` };
+      if (status === 0 || data.lights) setLights(status === 0 ? APP_SILENT : data.lights);
       render();
       wait = 0;
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -161,6 +169,7 @@ async function poll(workflowId) {
     }
     problem = null;
     seen = { data, at: Date.now() };
+    setLights(data.lights);
     renderTimeline(data);
     if (runStart === null && data.progress) {
       runStart = seen.at - 1000 * (data.progress.elapsed_seconds || 0);
@@ -177,7 +186,7 @@ async function poll(workflowId) {
     }
     if (data.status !== "RUNNING") {
       finish(workflowId);
-      show("error", data.error || `The run ended: ${data.status}.`);
+      showError(data.error || `The run ended: ${data.status}.`);
       return;
     }
     wait = 0.5;
@@ -186,6 +195,7 @@ async function poll(workflowId) {
 
 function finish(workflowId) {
   if (currentRun !== workflowId) return;
+  runLights = false; // the lights ask for themselves again
   clearInterval(ticker);
   $("status").hidden = true;
   $("get-greeting").disabled = false;
@@ -220,24 +230,15 @@ const STATE_WORDS = {
   failed: "failed",
 };
 
-function callsNote(step, calls, atStart) {
-  if (!calls || !["get_ip", "get_location_info"].includes(step)) return null;
-  if (calls.down) return "Stand-in services: down (no call answered)";
-  const times = (n) => `${n} time${n === 1 ? "" : "s"}`;
-  if (atStart && atStart.started === calls.started) {
-    // The same stand-in as when the run started: this run's own calls.
-    return `Stand-in answered ${step} ${times(calls[step] - atStart[step])} for this run`;
-  }
-  return `Stand-in answered ${step} ${times(calls[step])} since it started`;
-}
+// What moves between two answers is left out of the key: the rows stay, their countdowns move.
+const MOVING = ["countdown", "fires_in_seconds", "next_retry_in_seconds"];
 
 function renderTimeline(data) {
   const rows = data.timeline || [];
-  const key = JSON.stringify([rows, data.standin_calls, data.standin_calls_at_start]);
-  if (key === shownTimeline) return;
+  const key = JSON.stringify(rows, (k, v) => (MOVING.includes(k) ? undefined : v));
+  if (key === shownTimeline) return renderCountdowns();
   shownTimeline = key;
-  const at = Date.now();
-  const items = rows.map((row) => {
+  const items = rows.map((row, index) => {
     const li = el("li");
     li.dataset.step = row.step;
     li.dataset.state = row.state;
@@ -248,31 +249,23 @@ function renderTimeline(data) {
       const why = f.error ? `: ${f.error}` : " (the app did not see its error; Temporal keeps the last)";
       li.append(el("span", "step-failure", `Attempt ${f.attempt} failed${why}`));
     });
-    if (row.state === "retrying") {
-      const next = el("span", "step-note countdown");
-      next.dataset.until = at + 1000 * row.next_retry_in_seconds;
-      next.dataset.template = `Attempt ${row.attempt} in {s} s`;
-      next.dataset.done = `Attempt ${row.attempt} is due`;
-      next.setAttribute("aria-hidden", "true");
-      li.append(next);
-    }
-    if (row.step === "timer" && row.state === "waiting") {
+    if (row.countdown) {
       const left = el("span", "step-note countdown");
-      left.dataset.until = at + 1000 * row.fires_in_seconds;
-      left.dataset.template = "Fires in {s} s (it counts in Temporal, worker or not)";
-      left.dataset.done = "Firing...";
+      left.dataset.row = index;
       left.setAttribute("aria-hidden", "true");
-      const bar = el("span", "bar");
-      bar.setAttribute("aria-hidden", "true");
-      const fill = el("span");
-      fill.dataset.until = left.dataset.until;
-      fill.dataset.total = row.timer_seconds;
-      bar.append(fill);
-      li.append(left, bar);
+      li.append(left);
+      if (row.step === "timer") {
+        const bar = el("span", "bar");
+        bar.setAttribute("aria-hidden", "true");
+        const fill = el("span");
+        fill.dataset.row = index;
+        fill.dataset.total = row.timer_seconds;
+        bar.append(fill);
+        li.append(bar);
+      }
     }
     if (row.note) li.append(el("span", "step-note from-history", row.note));
-    const calls = callsNote(row.step, data.standin_calls, data.standin_calls_at_start);
-    if (calls) li.append(el("span", "step-note calls", calls));
+    if (row.calls) li.append(el("span", "step-note calls", row.calls));
     return li;
   });
   $("timeline").replaceChildren(...items);
@@ -281,19 +274,35 @@ function renderTimeline(data) {
 }
 
 function renderCountdowns() {
-  document.querySelectorAll("#timeline [data-until]").forEach((node) => {
-    const left = Math.max(0, (Number(node.dataset.until) - Date.now()) / 1000);
+  const rows = (seen && seen.data.timeline) || [];
+  document.querySelectorAll("#timeline [data-row]").forEach((node) => {
+    const countdown = (rows[Number(node.dataset.row)] || {}).countdown;
+    if (!countdown) return;
     if (node.dataset.total) {
       const total = Number(node.dataset.total);
+      const left = Math.max(0, countdown.seconds - secondsSince(seen.at));
       node.style.width = `${Math.min(100, (100 * (total - left)) / total)}%`;
     } else {
-      node.textContent =
-        left > 0 ? node.dataset.template.replace("{s}", Math.ceil(left)) : node.dataset.done;
+      node.textContent = countdownText(countdown);
     }
   });
 }
 
-// The two lights: asked for every second, whether a run is watched or not.
+// The two lights: from the run's answers while a run is watched (the status and the lights
+// are one reading), else asked for twice a second.
+const APP_SILENT = {
+  temporal: { on: null, text: "Temporal: unknown", detail: "the app is not answering" },
+  worker: { on: null, text: "Worker: unknown", detail: "the app is not answering" },
+};
+
+function setLights(lights) {
+  setLight("light-temporal", lights.temporal);
+  setLight("light-worker", lights.worker);
+  const error = $("error");
+  const back = { temporal: lights.temporal.on === true, app: lights !== APP_SILENT };
+  if (!error.hidden && back[error.dataset.until]) showError(""); // what it named is back
+}
+
 function setLight(id, light) {
   const node = $(id);
   node.dataset.on = light.on === null || light.on === undefined ? "unknown" : String(light.on);
@@ -305,16 +314,16 @@ function setLight(id, light) {
 
 async function pollLights() {
   for (;;) {
-    try {
-      const response = await fetch("/api/lights");
-      const data = await response.json();
-      setLight("light-temporal", data.temporal);
-      setLight("light-worker", data.worker);
-    } catch (err) {
-      setLight("light-temporal", { on: null, text: "Temporal: unknown", detail: "the app is not answering" });
-      setLight("light-worker", { on: null, text: "Worker: unknown", detail: "the app is not answering" });
+    if (!runLights) {
+      try {
+        const response = await fetch("/api/lights");
+        const data = await response.json();
+        if (!runLights) setLights(data);
+      } catch (err) {
+        if (!runLights) setLights(APP_SILENT);
+      }
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // cheap: one reading for all pages
   }
 }
 pollLights();
