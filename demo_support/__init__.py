@@ -95,12 +95,13 @@ def quiet_runtime() -> Runtime:
     return _runtime
 
 
-async def connect(*, retry_config: RetryConfig | None = None) -> Client:
+async def connect(*, retry_config: RetryConfig | None = None, interceptors=()) -> Client:
     """Connect the page or a presenter's tool; TemporalUnreachable if Temporal does not answer."""
     config = connect_config()
     config["runtime"] = quiet_runtime()
     if retry_config:
         config["retry_config"] = retry_config
+    config["interceptors"] = list(interceptors)
     try:
         return await Client.connect(**config)
     except RuntimeError as err:  # "Failed client connect: ...": refused, or a bad TLS setting

@@ -450,8 +450,12 @@ def ship_the_bug(hello_dir: Path) -> tuple[Path, str]:
     return source, original
 
 
-def expected_greeting(name: str) -> str:
-    return f"Hello, {name}!\nYour IP Address is {EXPECTED_IP}.\nYou are in {EXPECTED_LOCATION}"
+def expected_greeting(name: str) -> list[str]:
+    return [
+        f"Hello, {name}!",
+        f"Your IP Address is {EXPECTED_IP}.",
+        f"You are in {EXPECTED_LOCATION}",
+    ]
 
 
 class DemoStage:

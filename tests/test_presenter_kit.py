@@ -5,7 +5,8 @@ Every run here uses free ports, temporary folders and a private tmux server
 developer has running on this machine.
 """
 
-from __future__ import annotations
+from __future__ import contextlib
+import annotations
 
 import json
 import os
@@ -317,6 +318,9 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
         assert paths["server"] == str(REPO) and paths["worker"] == str(HELLO_DIR), paths
         assert not any(piece(n, "shell") for n in pieces)  # the spare shell runs none of them
         for pane in teaser.values():  # nor do the teaser's terminals, until the teaser
+            # (a shell's prompt may run a short-lived child under load: a piece stays)
+            with contextlib.suppress(TimeoutError):
+                wait_for(lambda p=pane: children(p["pane_pid"]) == [], 5, 0.2, "idle")
             assert children(pane["pane_pid"]) == [], [
                 argv_of(k) for k in children(pane["pane_pid"])
             ]
@@ -368,7 +372,7 @@ def test_present_builds_the_teaser_and_the_stage_in_tmux_and_reset_closes_it(tmp
             return answer if answer["status"] == "COMPLETED" else None
 
         done = wait_for(completed, 20, 0.2, "the greeting")
-        assert "You are in Toronto" in done["result"]["greeting"]
+        assert done["result"]["greeting"][-1].startswith("You are in Toronto")
 
         # Ctrl-C stops one piece; Up then Enter starts it again.
         old_worker = running["worker"]

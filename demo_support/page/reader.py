@@ -33,6 +33,7 @@ import urllib.request
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 
+from temporalio import client as temporal_client
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -103,6 +104,27 @@ def guarded(coroutine, reader: TemporalReader) -> asyncio.Task:
     return asyncio.create_task(run())
 
 
+class CountsAtStart(temporal_client.Interceptor):
+    """The client's own hook on every start_workflow: offline, the stand-in's counts just
+    before the run starts, so the page can say "answered get_ip 1 time for this run"."""
+
+    def __init__(self, reader: TemporalReader) -> None:
+        self.reader = reader
+
+    def intercept_client(self, next):
+        reader = self.reader
+
+        class Outbound(temporal_client.OutboundInterceptor):
+            async def start_workflow(self, input):
+                if reader.standin_url:
+                    calls = await asyncio.to_thread(fetch_standin_calls, reader.standin_url)
+                    if not calls.get("down"):
+                        reader.remember_calls_at_start(input.id, calls)
+                return await super().start_workflow(input)
+
+        return Outbound(next)
+
+
 class TemporalReader:
     """Temporal for the whole app: ``await reader()`` is its client; status() and lights()
     are what the page shows, from one reading shared by every page."""
@@ -149,7 +171,8 @@ class TemporalReader:
     def status(self, workflow_id: str, wait: float = 0, seen: int | None = None) -> dict:
         """The run's answer (run_view.answer). With ``wait``, held up to that long for the
         run's end, or, with ``seen`` (an answer's version), for news since that answer.
-        A plain call: a Flask view need not make an event loop for it."""
+        ``wait`` is bounded to 0..10 s. A plain call: a Flask view need not make a loop for it."""
+        wait = min(max(wait or 0, 0), 10)
         return self._wait_for(self._status(workflow_id, wait, seen), wait)
 
     def lights(self) -> dict:
@@ -174,7 +197,9 @@ class TemporalReader:
         quick = RetryConfig(max_elapsed_time_millis=2000, max_retries=3)
         while self.client is None:
             try:
-                self.client = await asyncio.wait_for(demo_support.connect(retry_config=quick), 5)
+                self.client = await asyncio.wait_for(
+                    demo_support.connect(retry_config=quick, interceptors=[CountsAtStart(self)]), 5
+                )
             except (demo_support.TemporalUnreachable, asyncio.TimeoutError):
                 self.trouble = demo_support.TemporalUnreachable(demo_support.unreachable_message())
                 await asyncio.sleep(1)

@@ -27,14 +27,31 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import demo_support
 from demo_support.page import run_view
-from demo_support.page.reader import TemporalReader, fetch_standin_calls, unreachable
+from demo_support.page.reader import TemporalReader, unreachable
 
-__all__ = ["TemporalReader", "json_errors", "new_workflow_id", "serve", "status_routes", "ui_url"]
+__all__ = ["TemporalReader", "new_workflow_id", "plumbing", "serve", "ui_link", "ui_url"]
 
 
 def ui_url(flag: str | None = None) -> str:
     """The Temporal Web UI the page links to."""
     return (flag or os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")).rstrip("/")
+
+
+def plumbing(app, temporal: TemporalReader) -> None:
+    """What the page needs beside app.py's routes: errors as JSON, the lights, the Web UI's
+    address (TEMPORAL_UI_URL, or --ui-url) and, under make demo, the stage panel."""
+    app.config["TEMPORAL_UI_URL"] = ui_url()
+    json_errors(app)
+    status_routes(app, temporal)
+
+
+def ui_link(workflow_id: str = "") -> str:
+    """A run in the Temporal Web UI (without an id, the namespace's list of runs)."""
+    from flask import current_app
+
+    namespace = current_app.extensions["temporal"].namespace
+    base = current_app.config["TEMPORAL_UI_URL"]
+    return f"{base}/namespaces/{namespace}/workflows/{workflow_id}".rstrip("/")
 
 
 def json_errors(app) -> None:
@@ -94,23 +111,10 @@ def status_routes(app, temporal: TemporalReader) -> None:
     POST /api/stage/<piece>/<interrupt|kill|start>: only from the app's own page
     (its Origin) with that token; anything else is refused with 403 and the reason.
     """
-    from flask import g, request
+    from flask import request
     from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
     app.extensions["temporal"] = temporal  # serve() connects it when the app starts
-
-    @app.before_request
-    def count_before_a_start():  # before the run exists: none of its calls counted yet
-        if request.method == "POST" and request.path == "/api/greetings":
-            g.standin_calls = fetch_standin_calls(temporal.standin_url)
-
-    @app.after_request
-    def remember_counts(response):
-        calls = g.pop("standin_calls", None)
-        if calls and not calls.get("down") and response.status_code == 202:
-            workflow_id = response.get_json()["workflow_id"]
-            temporal.remember_calls_at_start(workflow_id, calls)
-        return response
 
     @app.get("/api/lights")
     def lights():

@@ -177,7 +177,7 @@ async function poll(workflowId) {
     render();
     if (data.status === "COMPLETED") {
       finish(workflowId);
-      const [hello, ip, place] = data.result.greeting.split("\n");
+      const [hello, ip, place] = data.result.greeting;
       show("greeting-line", hello);
       show("ip-line", ip);
       show("location-line", place);
@@ -205,8 +205,7 @@ function finish(workflowId) {
 const params = new URLSearchParams(location.search);
 if (params.get("run")) {
   const id = params.get("run");
-  const ns = document.body.dataset.namespace;
-  watch(id, `${document.body.dataset.uiUrl}/namespaces/${ns}/workflows/${encodeURIComponent(id)}`);
+  watch(id, `${document.body.dataset.workflowsUrl}/${encodeURIComponent(id)}`);
 }
 
 // The timeline: one row per step, from the run's event history (the app's JSON).
