@@ -6,7 +6,6 @@ developer has running on this machine.
 """
 
 from __future__ import contextlib
-import annotations
 
 import json
 import os
