@@ -5,8 +5,9 @@ Every run here uses free ports, temporary folders and a private tmux server
 developer has running on this machine.
 """
 
-from __future__ import contextlib
+from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
