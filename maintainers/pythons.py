@@ -18,9 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from demo_support import run_tool
 from presenter import stage
@@ -254,14 +256,10 @@ def run_in_root(version: str, root: Path, lines: list[str]) -> int:
 # --- The plan, and the runs ---------------------------------------------------------------
 
 
-@dataclass
-class Suite:
+class Suite(NamedTuple):
     version: str
     where: str  # "pyenv 3.10.13" or "Debian sid"
-    start: object  # (lines) -> exit status
-    code: int | None = None
-    summary: str = ""
-    seconds: float = 0.0
+    start: Callable[[list[str]], int]  # (the lines it printed) -> its exit status
 
 
 def plan(
@@ -299,18 +297,21 @@ def counts(lines: list[str]) -> str:
     return re.sub(r" in [\d.]+s.*", "", last.strip("= "))
 
 
-def run(suite: Suite) -> None:
+def run(suite: Suite) -> tuple[int, str]:
+    """The suite's exit status, and its line of the summary."""
     began, lines = time.monotonic(), []
     try:
-        suite.code = suite.start(lines)
+        code = suite.start(lines)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as err:
         lines.append(f"make pythons: {err}")
         print(f"[{suite.version}] {err}", flush=True)
-        suite.code = 1
-    suite.summary = counts(lines)
+        code = 1
+    summary = counts(lines)
     if RERUN in lines:
-        suite.summary = f"{counts(lines[: lines.index(RERUN)])}; re-run: {suite.summary}"
-    suite.seconds = time.monotonic() - began
+        summary = f"{counts(lines[: lines.index(RERUN)])}; re-run: {summary}"
+    found = f"Python {suite.version} ({suite.where})"
+    verdict = "ok" if code == 0 else f"FAILED (exit {code})"
+    return code, f"{found:<30} {verdict:<16} {summary or '-'} ({time.monotonic() - began:.0f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,17 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         if not suites:
             print("make pythons found no interpreter to run the suite under.")
             return 1
-        list(pool.map(run, suites))
+        results = list(pool.map(run, suites))
     print(
         f"\nLeft out (Chromium, npm, the README's ports; make test runs them): {' '.join(LEFT_OUT)}"
     )
     print("\n".join(said))
-    for s in suites:
-        verdict = "ok" if s.code == 0 else f"FAILED (exit {s.code})"
-        found = f"Python {s.version} ({s.where})"
-        print(f"{found:<30} {verdict:<16} {s.summary or '-'} ({s.seconds:.0f} s)")
+    print("\n".join(line for _, line in results))
     print(f"make pythons: {time.monotonic() - started:.0f} s")
-    return 0 if all(s.code == 0 for s in suites) else 1
+    return 0 if all(code == 0 for code, _ in results) else 1
 
 
 if __name__ == "__main__":
