@@ -1,24 +1,15 @@
 """`make pythons`: the test suite under every Python 3.10 to 3.14 this machine has.
 
-For each version it looks for `python3.X` on PATH, then in pyenv's versions ($PYENV_ROOT,
-or ~/.pyenv; the newest patch release), and says in one line what it found or why not.
-The interpreter of this venv is left out: `make test` runs the whole suite under it. Where
-no 3.13 or 3.14 is found, Debian's is used (trixie's 3.13, sid's 3.14), in a minimal root
-made once with debootstrap in .pythons/ (about a minute; kept for the next run; it needs
-Linux, root and the Debian mirror; pip reaches PyPI with the host's CA bundle, PIP_CERT).
-
-Each interpreter gets its own copy of this working tree (.pythons/tree-3.X, or /repo in a
-root), so the `-e .` it installs points at that copy. There it runs the dev container's
-setup line (.devcontainer/devcontainer.json's postCreateCommand, `python3` being the
-interpreter under test: that line is proven on each), which makes the copy's .venv (kept
-for the next run while the interpreter stays the same), installs the test tools, and runs
-the suite as `make test` does, except LEFT_OUT: the files that need Chromium or npm (the
-roots have neither; `make test` runs them) and the rehearsal, which takes the README's ports.
+Each runs the dev container's setup line, then the suite as `make test` does but LEFT_OUT, in
+a copy of this tree (.pythons/tree-3.X). Interpreters: `python3.X` on PATH, then pyenv's
+(newest patch first), this venv's left out (`make test` runs it); a 3.13 or 3.14 not found is
+Debian's, in a minimal root made once by debootstrap in .pythons/ (Linux, as root).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,10 +18,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+from demo_support import run_tool
 from presenter import stage
 
 REPO = stage.REPO
@@ -38,8 +32,6 @@ ROOTS = REPO / ".pythons"
 VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 OWN = f"{sys.version_info[0]}.{sys.version_info[1]}"  # this venv's: make test runs the suite
 MIRROR = "http://deb.debian.org/debian"
-CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-
 # Debian's interpreters, for a version not found here: (suite, its packages).
 DEBIAN = {
     "3.13": ("trixie", ["python3.13", "python3.13-venv"]),
@@ -59,11 +51,16 @@ LEFT_OUT = [
 ]
 # What the venv of `make pythons` itself must not hand down to the suites it starts.
 NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
-
-
-def fail(message: str) -> int:
-    print(message)
-    return 2
+ROOT_ENV = {
+    "PATH": "/opt/pybin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "TERM": "xterm-256color",
+    "PIP_CERT": "/etc/ssl/certs/host-ca.crt",
+    "SSL_CERT_FILE": "/etc/ssl/certs/host-ca.crt",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_DEFAULT_TIMEOUT": "180",
+}
 
 
 def devcontainer() -> dict:
@@ -84,18 +81,15 @@ def pyenv_root() -> Path:
 
 def candidates(version: str, path: str | None = None, pyenv: Path | None = None) -> list[Path]:
     """Where a `python3.X` may be: on PATH, then pyenv's CPython builds, newest first."""
-    found = []
     on_path = shutil.which(f"python{version}", path=path)
-    if on_path:
-        found.append(Path(on_path))
     builds = re.compile(rf"{re.escape(version)}\.(\d+)")  # not 3.13.0t, pypy or a virtualenv
-    versions = (pyenv or pyenv_root()) / "versions"
     named = [
-        (int(m[1]), d) for d in versions.glob(f"{version}.*") if (m := builds.fullmatch(d.name))
+        (int(m[1]), d)
+        for d in ((pyenv or pyenv_root()) / "versions").glob(f"{version}.*")
+        if (m := builds.fullmatch(d.name))
     ]
-    for _, build in sorted(named, reverse=True):
-        found.append(build / "bin" / f"python{version}")
-    return found
+    pyenvs = [build / "bin" / f"python{version}" for _, build in sorted(named, reverse=True)]
+    return [Path(on_path), *pyenvs] if on_path else pyenvs
 
 
 @dataclass(frozen=True)
@@ -107,17 +101,13 @@ class Found:
 
     @property
     def source(self) -> str:
-        """pyenv, or PATH."""
         inside = self.python and pyenv_root() in self.python.resolve().parents
         return "pyenv" if inside else "PATH"
 
 
 def find(version: str, path: str | None = None, pyenv: Path | None = None) -> Found:
-    """The first candidate that runs, is that version and can make a venv.
-
-    A pyenv shim on PATH for a version that is not pyenv's active one exits with
-    "command not found"; Debian's python3.X without python3.X-venv has no ensurepip.
-    """
+    """The first candidate that runs, is that version and can make a venv (a pyenv shim of
+    a version not active says "command not found"; Debian's without -venv has no ensurepip)."""
     tried = []
     for python in candidates(version, path, pyenv):
         try:
@@ -137,42 +127,30 @@ def find(version: str, path: str | None = None, pyenv: Path | None = None) -> Fo
 # --- Where a suite runs: a copy of the tree, on this machine or in a Debian root ----------
 
 
-def copy_tree(target: Path, keep: tuple[str, ...] = (".venv",)) -> None:
-    """This working tree as git sees it (tracked and new files, not ignored ones) at target.
-
-    What was there before goes, except `keep` (the copy's venv, made by the same interpreter).
-    """
-    if target.exists():
-        for old in target.iterdir():
-            if old.name in keep:
-                continue
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if not source.exists() and not source.is_symlink():
-            continue  # deleted in the working tree, not yet in git
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / name, follow_symlinks=False)
+def copy_tree(target: Path) -> None:
+    """This working tree as git sees it (tracked and new files, not ignored ones) at target,
+    instead of what was there, but its .venv (made by the same interpreter)."""
+    for old in target.iterdir() if target.exists() else ():
+        if old.name == ".venv":
+            continue
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    git = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    for name in subprocess.run(git, cwd=REPO, capture_output=True, check=True).stdout.split(b"\0"):
+        source = REPO / name.decode()
+        if name and (source.exists() or source.is_symlink()):  # not deleted, not yet in git
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode(), follow_symlinks=False)
 
 
 RERUN = "make pythons: the failed tests once more, alone"
 
 
 def script(repo: str, python3: str) -> str:
-    """What runs in the copy: the dev container's setup, then the suite.
-
-    `python3` in the dev container's line is the interpreter under test: `python3` is
-    found first on PATH, in a folder of its own.
-    """
+    """What runs in the copy: the dev container's setup, its `python3` the interpreter under
+    test (first on PATH, in a folder of its own), then the suite."""
     ignore = " ".join(f"--ignore={name}" for name in LEFT_OUT)
     return "\n".join(
         [
@@ -208,28 +186,19 @@ def stream(version: str, cmd: list, env: dict, lines: list[str]) -> int:
     return proc.returncode
 
 
-def venv_made_by(venv: Path) -> tuple[str, str]:
-    """(home, version) of a venv's pyvenv.cfg: which interpreter made it."""
-    try:
-        text = (venv / "pyvenv.cfg").read_text()
-    except OSError:
-        return ("", "")
-    cfg = dict(re.findall(r"^\s*([\w-]+)\s*=\s*(.*?)\s*$", text, re.M))
-    return (cfg.get("home", ""), cfg.get("version", cfg.get("version_info", "")))
-
-
 def run_here(found: Found, lines: list[str]) -> int:
     """The suite in .pythons/tree-3.X, under an interpreter of this machine."""
-    tree = ROOTS / f"tree-{found.version}"
-    bin_dir = ROOTS / f"bin-{found.version}"
+    tree, bin_dir = ROOTS / f"tree-{found.version}", ROOTS / f"bin-{found.version}"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    made_by, interpreter = bin_dir / "venv-made-by", f"{found.python} {found.release}"
+    if not made_by.exists() or made_by.read_text() != interpreter:
+        shutil.rmtree(tree / ".venv", ignore_errors=True)
+        made_by.write_text(interpreter)
+    copy_tree(tree)
     # A script, not a link: the venv's home is then the interpreter's own folder.
     python3 = bin_dir / "python3"
     python3.write_text(f'#!/bin/sh\nexec {shlex.quote(str(found.python))} "$@"\n')
     python3.chmod(0o755)
-    if venv_made_by(tree / ".venv") != (str(found.python.parent), found.release):
-        shutil.rmtree(tree / ".venv", ignore_errors=True)
-    copy_tree(tree)
     ours = Path(sys.executable).parent
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != ours]
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
@@ -269,51 +238,28 @@ def make_root(version: str) -> Path:
 
 def run_in_root(version: str, root: Path, lines: list[str]) -> int:
     """Mount proc and dev, run the script under chroot, unmount."""
-    shutil.copy(CA_BUNDLE, root / "etc" / "ssl" / "certs" / "host-ca.crt")
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "etc/ssl/certs/host-ca.crt")
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
     copy_tree(root / "repo")
-    (root / "opt" / "pybin").mkdir(parents=True, exist_ok=True)
     python3 = root / "opt" / "pybin" / "python3"
+    python3.parent.mkdir(parents=True, exist_ok=True)
     python3.unlink(missing_ok=True)
     python3.symlink_to(f"/usr/bin/python{version}")
-    env = {
-        "PATH": "/opt/pybin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-        "HOME": "/root",
-        "LANG": "C.UTF-8",
-        "TERM": "xterm-256color",
-        "PIP_CERT": "/etc/ssl/certs/host-ca.crt",
-        "SSL_CERT_FILE": "/etc/ssl/certs/host-ca.crt",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_DEFAULT_TIMEOUT": "180",
-        "CI": os.environ.get("CI", ""),
-    }
-    mounts = [
-        (["mount", "-t", "proc", "proc", root / "proc"], root / "proc"),
-        (["mount", "--rbind", "/dev", root / "dev"], root / "dev"),  # ptys for tmux, shm
-    ]
-    mounted = []
-    try:
-        for cmd, point in mounts:
-            subprocess.run(cmd, check=True)
-            mounted.append(point)
+    with contextlib.ExitStack() as mounted:  # dev: ptys for tmux, shm
+        for how in (["-t", "proc", "proc", root / "proc"], ["--rbind", "/dev", root / "dev"]):
+            subprocess.run(["mount", *how], check=True)
+            mounted.callback(subprocess.run, ["umount", "-R", "-l", how[-1]], check=False)
         cmd = ["chroot", root, "/bin/sh", "-c", script("/repo", "/opt/pybin/python3")]
-        return stream(version, cmd, env, lines)
-    finally:
-        for point in reversed(mounted):
-            subprocess.run(["umount", "-R", "-l", point], check=False)
+        return stream(version, cmd, {**ROOT_ENV, "CI": os.environ.get("CI", "")}, lines)
 
 
 # --- The plan, and the runs ---------------------------------------------------------------
 
 
-@dataclass
-class Suite:
+class Suite(NamedTuple):
     version: str
     where: str  # "pyenv 3.10.13" or "Debian sid"
-    start: object  # (lines) -> exit status
-    code: int | None = None
-    summary: str = ""
-    seconds: float = 0.0
+    start: Callable[[list[str]], int]  # (the lines it printed) -> its exit status
 
 
 def plan(
@@ -345,24 +291,27 @@ def plan(
     return said, sorted(suites, key=lambda s: s.where.startswith("Debian"))
 
 
-def run(suite: Suite) -> None:
-    began = time.monotonic()
-    lines: list[str] = []
+def counts(lines: list[str]) -> str:
+    """pytest's last count line, without its time."""
+    last = next((x for x in reversed(lines) if re.search(r"\d+ (passed|failed)", x)), "")
+    return re.sub(r" in [\d.]+s.*", "", last.strip("= "))
+
+
+def run(suite: Suite) -> tuple[int, str]:
+    """The suite's exit status, and its line of the summary."""
+    began, lines = time.monotonic(), []
     try:
-        suite.code = suite.start(lines)
+        code = suite.start(lines)
     except (RuntimeError, OSError, subprocess.CalledProcessError) as err:
         lines.append(f"make pythons: {err}")
         print(f"[{suite.version}] {err}", flush=True)
-        suite.code = 1
-
-    def counts(some: list[str]) -> str:  # pytest's last count line, without its time
-        last = next((x for x in reversed(some) if re.search(r"\d+ (passed|failed)", x)), "")
-        return re.sub(r" in [\d.]+s.*", "", last.strip("= "))
-
-    suite.summary = counts(lines)
+        code = 1
+    summary = counts(lines)
     if RERUN in lines:
-        suite.summary = f"{counts(lines[: lines.index(RERUN)])}; re-run: {suite.summary}"
-    suite.seconds = time.monotonic() - began
+        summary = f"{counts(lines[: lines.index(RERUN)])}; re-run: {summary}"
+    found = f"Python {suite.version} ({suite.where})"
+    verdict = "ok" if code == 0 else f"FAILED (exit {code})"
+    return code, f"{found:<30} {verdict:<16} {summary or '-'} ({time.monotonic() - began:.0f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,12 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     # and ten timing-bound tests failed in each; one at a time is as fast, and green.
     parser.add_argument("--jobs", type=int, default=1, help="suites run at once (1)")
     args = parser.parse_args(argv)
-    unknown = [v for v in args.versions if v not in VERSIONS]
-    if unknown:
-        return fail(f"Unknown interpreter {', '.join(unknown)}: choose from {', '.join(VERSIONS)}.")
+    if unknown := [v for v in args.versions if v not in VERSIONS]:
+        print(f"Unknown interpreter {', '.join(unknown)}: choose from {', '.join(VERSIONS)}.")
+        return 2
     if sys.platform == "win32":
-        return fail("make pythons needs Linux or macOS (the suite sends POSIX signals).")
-
+        print("make pythons needs Linux or macOS (the suite sends POSIX signals).")
+        return 2
     started = time.monotonic()
     with ThreadPoolExecutor(len(DEBIAN)) as roots, ThreadPoolExecutor(max(1, args.jobs)) as pool:
         said, suites = plan(
@@ -390,27 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         if not suites:
             print("make pythons found no interpreter to run the suite under.")
             return 1
-        list(pool.map(run, suites))
-
+        results = list(pool.map(run, suites))
     print(
         f"\nLeft out (Chromium, npm, the README's ports; make test runs them): {' '.join(LEFT_OUT)}"
     )
-    for line in said:
-        print(line)
-    for s in suites:
-        verdict = "ok" if s.code == 0 else f"FAILED (exit {s.code})"
-        found = f"Python {s.version} ({s.where})"
-        print(f"{found:<30} {verdict:<16} {s.summary or '-'} ({s.seconds:.0f} s)")
+    print("\n".join(said))
+    print("\n".join(line for _, line in results))
     print(f"make pythons: {time.monotonic() - started:.0f} s")
-    return 0 if all(s.code == 0 for s in suites) else 1
+    return 0 if all(code == 0 for code, _ in results) else 1
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.CalledProcessError) as err:
-        print(f"make pythons failed: {err}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        print("\nInterrupted.")
-        sys.exit(130)
+    run_tool(main, "make pythons")

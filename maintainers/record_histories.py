@@ -14,21 +14,13 @@ import tempfile
 from pathlib import Path
 
 from maintainers import harness
-from maintainers.harness import (
-    COUNTER_DIR,
-    TEST_NAMESPACE,
-    HelloStage,
-    LocalServer,
-    Server,
-    history_json,
-    python_script,
-)
+from maintainers.harness import COUNTER_DIR, TEST_NAMESPACE, HelloStage, Server, python_script
 
 OUT = harness.REPO / "tests" / "histories"
 
 
 def save(server: Server, workflow_id: str, name: str, namespace: str = TEST_NAMESPACE) -> None:
-    (OUT / f"{name}.json").write_text(history_json(server, workflow_id, namespace))
+    (OUT / f"{name}.json").write_text(harness.history_json(server, workflow_id, namespace))
     print(f"  wrote tests/histories/{name}.json")
 
 
@@ -78,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         print("Starting a dev server for the recordings...")
-        server = LocalServer().start()
+        server = harness.LocalServer().start()
         try:
             counter(server, None, "counter")
             counter(server, 4, "counter-worker-restarted")

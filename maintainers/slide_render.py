@@ -6,192 +6,38 @@ fonts Chromium drew it with, and whether anything lies outside the slide or scro
 with only one set of system fonts (FONT_SETS, through fontconfig). Used by tests/test_slides.py;
 run by hand to look:
 
-    python maintainers/slide_render.py DIST_DIR OUT_DIR [COUNT] [dejavu|liberation]
+    python -m maintainers.slide_render DIST_DIR OUT_DIR [COUNT] [dejavu|liberation]
     # a PNG per slide and measures.json
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import sys
-import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from maintainers.browser import FLAGS
 
 WIDTH, HEIGHT = 980, 551  # Slidev's canvas: 980 px wide, 16:9
 
-# One slide's measures, in the page. Sizes are in canvas pixels (the slide's own scale undone).
-MEASURE = r"""
-(number) => {
-  const content = document.querySelector('#slide-content');
-  const slide = content.querySelector(`.slidev-page-${number}`);
-  const box = content.getBoundingClientRect();
-  const up = (e) => e.parentElement || e.getRootNode().host || null;
-  // How much an element's drawing is scaled: the product of its own and its ancestors' CSS
-  // transforms (the slide's scale(), a Mermaid diagram's scale); inside an SVG, its screen
-  // matrix, which holds the transforms above the SVG too. A ratio of two box heights would
-  // move with line-box rounding: the font's metrics, not the slide.
-  const drawnScale = (el) => {
-    let s = 1;
-    for (let e = el; e && e !== document.documentElement; e = up(e)) {
-      if (e instanceof SVGGraphicsElement) {
-        const m = e.getScreenCTM();
-        return s * Math.hypot(m.a, m.b);
-      }
-      const t = getComputedStyle(e).transform;
-      if (t && t !== 'none') {
-        const m = new DOMMatrixReadOnly(t);
-        s *= Math.hypot(m.a, m.b);
-      }
-      s *= Number(getComputedStyle(e).zoom) || 1;
-    }
-    return s;
-  };
-  const scale = drawnScale(content);  // canvas px to screen px
-  const parse = (c) => {
-    const m = c.match(/rgba?\(([^)]+)\)/);
-    if (!m) return null;
-    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-  };
-  const over = (top, under) => {
-    const a = top[3];
-    return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
-  };
-  const ratio = (a, b) => {
-    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
-    return (x + 0.05) / (y + 0.05);
-  };
-  // What is painted behind an element: the backgrounds of it and its ancestors, composited.
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e && e !== document.documentElement; e = up(e)) {
-      const s = getComputedStyle(e);
-      const c = parse(s.backgroundColor);
-      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-      if (s.backgroundImage && s.backgroundImage.includes('gradient') && !layers.length) {
-        // The cover's gradient: its lightest stop is the worst case for light text.
-        const stops = [...s.backgroundImage.matchAll(/rgba?\([^)]+\)/g)].map(x => parse(x[0]));
-        const light = stops.sort((p, q) => lum(q) - lum(p))[0];
-        layers.push(light); break;
-      }
-    }
-    let c = [255, 255, 255, 1];
-    for (const layer of layers.reverse()) c = over(layer, c);
-    return c;
-  };
-  const opacity = (el) => {
-    let o = 1;
-    for (let e = el; e && e !== content.parentElement; e = up(e)) {
-      o *= Number(getComputedStyle(e).opacity);
-    }
-    return o;
-  };
-  // Every text node, in shadow roots too (Slidev draws Mermaid diagrams in one).
-  const nodes = [];
-  const collect = (root) => {
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      if (n.nodeType === Node.TEXT_NODE) nodes.push(n);
-      else if (n.shadowRoot) collect(n.shadowRoot);
-    }
-  };
-  collect(slide);
-  // The font faces the page has loaded (the deck's own, bundled), as family|weight|style.
-  const unquote = (f) => f.trim().replace(/^["']|["']$/g, '');
-  const loaded = new Set([...document.fonts].filter(f => f.status === 'loaded')
-    .map(f => `${unquote(f.family)}|${f.weight}|${f.style}`));
-  const texts = [];
-  for (const node of nodes) {
-    if (!node.textContent.trim()) continue;
-    const el = node.parentElement;
-    const s = getComputedStyle(el);
-    if (s.visibility === 'hidden' || s.display === 'none') continue;
-    const range = document.createRange();
-    range.selectNodeContents(node);
-    const r = range.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;
-    const alpha = opacity(el);
-    if (alpha < 0.05) continue;  // a v-click not shown yet
-    // The drawn size: the computed font size, scaled as the element is drawn, in canvas px.
-    const size = parseFloat(s.fontSize) * drawnScale(el) / scale;
-    const fg = parse(el instanceof SVGElement && s.fill && s.fill !== 'none' ? s.fill : s.color);
-    let bg = background(el);
-    if (el.closest('svg')) {
-      // In a diagram, what is behind the text is the shape drawn under it (a box, a note).
-      const root = el.getRootNode();
-      const under = (root.elementsFromPoint ? root : document)
-        .elementsFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-      const filled = (e) => (parse(getComputedStyle(e).fill) || [0, 0, 0, 0])[3] > 0;
-      const shape = under.find(e => e instanceof SVGGeometryElement && filled(e));
-      if (shape) bg = over(parse(getComputedStyle(shape).fill), bg);
-    }
-    fg[3] = fg[3] * alpha;
-    const contrast = ratio(over(fg, bg), bg);
-    const code = !!el.closest('pre, code');
-    const mermaid = el.getRootNode() instanceof ShadowRoot || !!el.closest('svg');
-    const outside = r.left < box.left - 1 || r.right > box.right + 1
-      || r.top < box.top - 1 || r.bottom > box.bottom + 1;
-    // Where the text is drawn, in canvas px from the slide's top left, and on how many lines.
-    const at = (v) => Math.round(v / scale * 2) / 2;
-    texts.push({
-      text: node.textContent.trim().slice(0, 40), size: Math.round(size * 10) / 10,
-      contrast: Math.round(contrast * 100) / 100,
-      kind: code ? 'code' : mermaid ? 'diagram' : 'text',
-      outside,
-      // The face CSS asks for, and whether the page has loaded exactly that face.
-      face: `${unquote(s.fontFamily.split(',')[0])} ${s.fontWeight} ${s.fontStyle}`,
-      loaded: loaded.has(`${unquote(s.fontFamily.split(',')[0])}|${s.fontWeight}|${s.fontStyle}`),
-      box: [at(r.left - box.left), at(r.top - box.top), at(r.width), at(r.height)],
-      lines: new Set([...range.getClientRects()].map(q => Math.round(q.top))).size,
-    });
-  }
-  const scrolls = [...slide.querySelectorAll('pre, .slidev-layout')]
-    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
-    .map(e => e.className || e.tagName);
-  return { texts, scrolls };
-}
-"""
-
-
-class _SpaHandler(http.server.SimpleHTTPRequestHandler):
-    """Serve a built Slidev site; unknown paths (/3, /presenter) get index.html, as Slidev's do."""
-
-    def log_message(self, *args):
-        pass
-
-    def send_head(self):
-        path = Path(self.translate_path(self.path))
-        if not path.exists():
-            self.path = "/index.html"
-        return super().send_head()
+# One slide's measures, in the page (sizes in canvas px: the slide's own scale undone).
+MEASURE = Path(__file__).with_suffix(".js").read_text()
+KINDS = ("code", "text")
+ORIGIN = "http://127.0.0.1:9"  # never reached: Playwright answers from the built site
 
 
 @contextmanager
-def serve(root: Path):
-    handler = functools.partial(_SpaHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def browser_page(chromium: str, env: dict[str, str] | None = None):
+def deck_page(dist: Path, chromium: str, env: dict[str, str] | None = None):
+    """A Chromium page at Slidev's canvas size, served `dist` at ORIGIN; unknown paths (/3,
+    /presenter) get index.html, as Slidev's own server does."""
     from playwright.sync_api import sync_playwright
 
-    from browser import FLAGS
+    def answer(route):
+        path = dist / unquote(urlsplit(route.request.url).path).lstrip("/")
+        route.fulfill(path=path if path.is_file() else dist / "index.html")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -199,6 +45,7 @@ def browser_page(chromium: str, env: dict[str, str] | None = None):
         )
         try:
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page.route(f"{ORIGIN}/**", answer)
             yield page
         finally:
             browser.close()
@@ -243,25 +90,18 @@ def font_config(name: str, where: Path) -> dict[str, str] | None:
 # --- Which fonts Chromium drew each text with (DevTools: CSS.getPlatformFontsForNode) ----------
 
 
-def _walk(node: dict, parent: dict | None, in_code: bool):
-    """(the element, whether it is in code) for each text node with text, shadow roots too."""
-    name = node.get("nodeName", "")
-    if node.get("nodeType") == 3 and parent is not None and node.get("nodeValue", "").strip():
-        yield parent, node["nodeValue"].strip(), in_code
-    in_code = in_code or name in ("PRE", "CODE")
-    for child in node.get("children", []) + node.get("shadowRoots", []):
-        yield from _walk(child, node if node.get("nodeType") == 1 else parent, in_code)
-
-
-def _find(node: dict, element_id: str) -> dict | None:
+def _texts(node: dict, under: str | None, parent: dict | None = None, in_code: bool = False):
+    """(its element, the text, whether it is in code) for each text node with text, shadow
+    roots too, under the element with id `under` (the whole page if None)."""
     attributes = node.get("attributes", [])
-    if "id" in attributes[::2] and attributes[attributes.index("id") + 1] == element_id:
-        return node
+    if under and dict(zip(attributes[::2], attributes[1::2], strict=True)).get("id") == under:
+        under = None
+    if not under and node.get("nodeType") == 3 and parent and node["nodeValue"].strip():
+        yield parent, node["nodeValue"].strip(), in_code
+    in_code = in_code or node.get("nodeName") in ("PRE", "CODE")
+    parent = node if node.get("nodeType") == 1 else parent
     for child in node.get("children", []) + node.get("shadowRoots", []):
-        found = _find(child, element_id)
-        if found:
-            return found
-    return None
+        yield from _texts(child, under, parent, in_code)
 
 
 def drawn_fonts(cdp, element_id: str | None = None) -> list[dict]:
@@ -270,22 +110,16 @@ def drawn_fonts(cdp, element_id: str | None = None) -> list[dict]:
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
     root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
-    top = _find(root, element_id) if element_id else root
     found, seen = [], set()
-    for element, text, in_code in _walk(top, None, False) if top else ():
+    for element, text, in_code in _texts(root, element_id):
         if element["nodeId"] in seen:
             continue
         seen.add(element["nodeId"])
         fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": element["nodeId"]})["fonts"]
         if fonts:  # nothing drawn: hidden
-            found.append(
-                {
-                    "text": text[:40],
-                    "code": in_code,
-                    "families": sorted({f["familyName"] for f in fonts}),
-                    "web": all(f["isCustomFont"] for f in fonts),
-                }
-            )
+            families = sorted({f["familyName"] for f in fonts})
+            web = all(f["isCustomFont"] for f in fonts)
+            found.append({"text": text[:40], "code": in_code, "families": families, "web": web})
     return found
 
 
@@ -335,11 +169,11 @@ def measure_deck(
     drawn with; the system's fonts (`system`); a code line with `->` (`ligatures`).
     With `shots`, a PNG of each slide too; `env` for Chromium (FONTCONFIG_FILE)."""
     results, ligatures = [], None
-    with serve(dist) as url, browser_page(chromium, env) as page:
+    with deck_page(dist, chromium, env) as page:
         cdp = page.context.new_cdp_session(page)
         for number in range(1, count + 1):
             # clicks beyond the last are clamped by Slidev: every v-click shown.
-            page.goto(f"{url}/{number}?clicks=99", wait_until="networkidle")
+            page.goto(f"{ORIGIN}/{number}?clicks=99", wait_until="networkidle")
             page.wait_for_selector(f"#slide-content .slidev-page-{number} .slidev-layout")
             page.wait_for_timeout(700)  # the fade transition, Mermaid's rendering
             page.evaluate("document.fonts.ready")
@@ -356,33 +190,22 @@ def measure_deck(
     return {"slides": results, "system": system, "ligatures": ligatures}
 
 
-if __name__ == "__main__":
+def main(dist: str, out: str, count: str = "40", font_set: str | None = None) -> None:
     from maintainers.browser import CHROMIUM
 
-    dist, out = Path(sys.argv[1]), Path(sys.argv[2])
-    count = int(sys.argv[3]) if len(sys.argv) > 3 else 40
-    env = font_config(sys.argv[4], out) if len(sys.argv) > 4 else None
-    deck = measure_deck(dist, count, CHROMIUM, out, env)
-    (out / "measures.json").write_text(json.dumps(deck, indent=1))
+    env = font_config(font_set, Path(out)) if font_set else None
+    deck = measure_deck(Path(dist), int(count), CHROMIUM, Path(out), env)
+    (Path(out) / "measures.json").write_text(json.dumps(deck, indent=1))
     print("system fonts:", ", ".join(deck["system"]), "· code with ->:", deck["ligatures"])
     for m in deck["slides"]:
         texts = m["texts"]
-        code = [t["size"] for t in texts if t["kind"] == "code"]
-        body = [t["size"] for t in texts if t["kind"] == "text"]
+        code, text = (min((t["size"] for t in texts if t["kind"] == k), default="-") for k in KINDS)
         low = min((t["contrast"] for t in texts), default=None)
         fonts = sorted({f for t in m["fonts"] for f in t["families"]})
-        print(
-            m["number"],
-            "code",
-            min(code, default="-"),
-            "text",
-            min(body, default="-"),
-            "contrast",
-            low,
-            "outside",
-            sum(t["outside"] for t in texts),
-            "scrolls",
-            m["scrolls"],
-            "fonts",
-            fonts,
-        )
+        outside = sum(t["outside"] for t in texts)
+        print(m["number"], "code", code, "text", text, "contrast", low)
+        print("  outside", outside, "scrolls", m["scrolls"], "fonts", fonts)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

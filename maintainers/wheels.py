@@ -25,7 +25,6 @@ from presenter import stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging import tags
-    from packaging.markers import Marker
     from packaging.requirements import Requirement
     from packaging.specifiers import SpecifierSet
     from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
@@ -33,44 +32,39 @@ except ImportError as err:
     missing_package(err, "make wheels")
 
 INDEX = "https://pypi.org/simple"
-GLIBC = [(2, minor) for minor in range(28, 4, -1)]  # the oldest Linux laptop: glibc 2.28
-
-
-def linux(arch: str) -> list[str]:
-    legacy = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-    platforms = []
-    for glibc in GLIBC:
-        platforms.append(f"manylinux_{glibc[0]}_{glibc[1]}_{arch}")
-        if glibc in legacy:
-            platforms.append(f"{legacy[glibc]}_{arch}")
-    return [*platforms, f"linux_{arch}"]
-
-
-# Each laptop: its name, its platform tags, and the marker values pip sees there.
-LAPTOPS = {
-    "Linux x86_64": (linux("x86_64"), {"sys_platform": "linux", "platform_system": "Linux"}),
-    "Linux arm64": (linux("aarch64"), {"sys_platform": "linux", "platform_system": "Linux"}),
-    "macOS Intel": (
-        list(tags.mac_platforms((12, 0), "x86_64")),
-        {"sys_platform": "darwin", "platform_system": "Darwin"},
-    ),
-    "macOS Apple": (
-        list(tags.mac_platforms((12, 0), "arm64")),
-        {"sys_platform": "darwin", "platform_system": "Darwin"},
-    ),
-    "Windows x64": (["win_amd64"], {"sys_platform": "win32", "platform_system": "Windows"}),
-}
-
 PYPI_JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691
+LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+
+def linux(arch: str) -> list[str]:  # the oldest Linux laptop: glibc 2.28
+    names = [(f"manylinux_2_{m}", LEGACY.get(m)) for m in range(28, 4, -1)]
+    return [f"{n}_{arch}" for pair in names for n in pair if n] + [f"linux_{arch}"]
+
+
+# Each laptop: its platform tags, and its sys_platform for the requirements' markers.
+LAPTOPS = {
+    "Linux x86_64": (linux("x86_64"), "linux"),
+    "Linux arm64": (linux("aarch64"), "linux"),
+    "macOS Intel": (list(tags.mac_platforms((12, 0), "x86_64")), "darwin"),
+    "macOS Apple": (list(tags.mac_platforms((12, 0), "arm64")), "darwin"),
+    "Windows x64": (["win_amd64"], "win32"),
+}
+SYSTEMS = {"linux": "Linux", "darwin": "Darwin", "win32": "Windows"}  # platform_system
+
+
+def needed(requirement: Requirement, laptop: str, python: str) -> bool:
+    platform = LAPTOPS[laptop][1]
+    env = {"sys_platform": platform, "platform_system": SYSTEMS[platform], "python_version": python}
+    return not requirement.marker or requirement.marker.evaluate(env)
 
 
 def pins(path: Path) -> list[Requirement]:
-    found = []
-    for raw in path.read_text().splitlines():
-        line = raw.split(" #")[0].strip()
-        if line and not line.startswith(("#", "-")):
-            found.append(Requirement(line))
-    return found
+    lines = (raw.split(" #")[0].strip() for raw in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith(("#", "-"))]
+
+
+def pinned(requirement: Requirement) -> str:
+    return f"{requirement.name}=={next(iter(requirement.specifier)).version}"
 
 
 def files_of(name: str) -> list[dict]:
@@ -81,72 +75,61 @@ def files_of(name: str) -> list[dict]:
     return answer["files"]
 
 
-def verdict(requirement: Requirement, files: list[dict], python, laptop: str) -> str:
+def verdict(requirement: Requirement, files: list[dict], python: str, laptop: str) -> str:
     """ "wheel", "sdist", "not needed" (its marker excludes this laptop) or "MISSING"."""
-    platforms, markers = LAPTOPS[laptop]
-    environment = {**markers, "python_version": f"{python[0]}.{python[1]}"}
-    if requirement.marker and not Marker(str(requirement.marker)).evaluate(environment):
+    if not needed(requirement, laptop, python):
         return "not needed"
-    (version,) = [spec.version for spec in requirement.specifier if spec.operator == "=="]
-    supported = set(tags.cpython_tags(python, platforms=platforms))
-    supported |= set(tags.compatible_tags(python, platforms=platforms))
-    sdist = False
+    version = tuple(map(int, python.split(".")))
+    platforms = LAPTOPS[laptop][0]
+    supported = {
+        *tags.cpython_tags(version, platforms=platforms),
+        *tags.compatible_tags(version, platforms=platforms),
+    }
+    found = set()
     for file in files:
-        if file.get("yanked") or not _python_ok(file, python):
+        needs = file.get("requires-python")
+        if file.get("yanked") or needs and not SpecifierSet(needs).contains(python, True):
             continue
-        name = file["filename"]
-        if name.endswith(".whl"):
-            _, wheel_version, _, wheel_tags = parse_wheel_filename(name)
-            if str(wheel_version) == version and wheel_tags & supported:
-                return "wheel"
-        elif name.endswith((".tar.gz", ".zip")):
-            try:
-                sdist |= str(parse_sdist_filename(name)[1]) == version
-            except ValueError:
-                continue
-    return "sdist" if sdist else "MISSING"
+        try:  # InvalidWheelFilename, InvalidSdistFilename (an .egg, an .exe)
+            if file["filename"].endswith(".whl"):
+                _, release, _, wheel_tags = parse_wheel_filename(file["filename"])
+                kind = "wheel" if wheel_tags & supported else ""
+            else:
+                release, kind = parse_sdist_filename(file["filename"])[1], "sdist"
+        except ValueError:
+            continue
+        if kind and requirement.specifier.contains(release, prereleases=True):
+            found.add(kind)
+    return "wheel" if "wheel" in found else "sdist" if found else "MISSING"
 
 
-def _python_ok(file: dict, python) -> bool:
-    needs = file.get("requires-python")
-    return not needs or SpecifierSet(needs).contains(f"{python[0]}.{python[1]}", prereleases=True)
-
-
-def resolves(requirements: list[Requirement], laptop: str, python) -> tuple[bool, str]:
+def resolves(requirements: list[Requirement], laptop: str, python: str) -> tuple[bool, str]:
     """pip's own resolver, for that laptop and Python: the whole tree, transitive
     dependencies included, from wheels only (metadata only: nothing is installed)."""
-    platforms, markers = LAPTOPS[laptop]
-    environment = {**markers, "python_version": f"{python[0]}.{python[1]}"}
-    wanted = [
-        str(r).split(";")[0] for r in requirements if not r.marker or r.marker.evaluate(environment)
-    ]
+    wanted = [str(r).split(";")[0] for r in requirements if needed(r, laptop, python)]
+    platforms = [arg for platform in LAPTOPS[laptop][0] for arg in ("--platform", platform)]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp, "report.json")
         out = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
              "--only-binary=:all:", "--target", tmp, "--report", report,
-             "--python-version", f"{python[0]}.{python[1]}",
-             *[arg for platform in platforms for arg in ("--platform", platform)], *wanted],
+             "--python-version", python, *platforms, *wanted],
             capture_output=True, text=True,
         )  # fmt: skip
         if out.returncode:  # pip's last word, without its long list of versions
             errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
-            return False, re.sub(
-                r" \(from versions:[^)]*\)", "", errors[-1] if errors else out.stderr
-            )
+            last = errors[-1] if errors else out.stderr
+            return False, re.sub(r" \(from versions:[^)]*\)", "", last)
         return True, f"{len(json.loads(report.read_text())['install'])} wheels"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pythons", default="3.10,3.11,3.12,3.13,3.14", help="e.g. 3.10,3.14")
-    args = parser.parse_args(argv)
-    pythons = [tuple(int(part) for part in v.split(".")) for v in args.pythons.split(",")]
-    requirements = [
-        *pins(stage.REPO / "requirements.txt"),
-        *pins(stage.REPO / "requirements-dev.txt"),
-    ]
-    width = max(len(f"{r.name}=={next(iter(r.specifier)).version}") for r in requirements)
+    pythons = parser.parse_args(argv).pythons.split(",")
+    files = ("requirements.txt", "requirements-dev.txt")
+    requirements = [pin for file in files for pin in pins(stage.REPO / file)]
+    width = max(len(pinned(r)) for r in requirements)
     print(f"{'package':<{width}}  " + "  ".join(f"{laptop:<12}" for laptop in LAPTOPS))
     gaps = []
     for requirement in requirements:
@@ -154,30 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for laptop in LAPTOPS:
             verdicts = {verdict(requirement, files, python, laptop) for python in pythons}
-            cell = "/".join(sorted(verdicts))
-            cells.append(cell)
+            cells.append("/".join(sorted(verdicts)))
             if verdicts - {"wheel", "not needed"}:
-                gaps.append(f"{requirement} on {laptop}: {cell}")
-        pinned = f"{requirement.name}=={next(iter(requirement.specifier)).version}"
-        print(f"{pinned:<{width}}  " + "  ".join(f"{cell:<12}" for cell in cells))
-    shown = ", ".join(f"{p[0]}.{p[1]}" for p in pythons)
-    print(f"(each cell: Python {shown}; {len(requirements)} pinned packages)")
+                gaps.append(f"{requirement} on {laptop}: {cells[-1]}")
+        print(f"{pinned(requirement):<{width}}  " + "  ".join(f"{cell:<12}" for cell in cells))
+    print(f"(each cell: Python {', '.join(pythons)}; {len(requirements)} pinned packages)")
     print("With every dependency of every pin (pip's resolver, wheels only):")
     with ThreadPoolExecutor(4) as pool:  # each resolution is a pip process of its own
-        futures = {
-            (laptop, python): pool.submit(resolves, requirements, laptop, python)
+        answers = {
+            laptop: [(py, pool.submit(resolves, requirements, laptop, py)) for py in pythons]
             for laptop in LAPTOPS
-            for python in pythons
         }
-    for laptop in LAPTOPS:
-        answers = {python: futures[laptop, python].result() for python in pythons}
-        print(
-            f"  {laptop:<12} "
-            + ", ".join(f"3.{py[1]}: {what}" for py, (ok, what) in answers.items())
-        )
-        gaps += [
-            f"{laptop}, Python 3.{py[1]}: {what}" for py, (ok, what) in answers.items() if not ok
-        ]
+    for laptop, futures in answers.items():
+        results = [(py, *future.result()) for py, future in futures]
+        print(f"  {laptop:<12} " + ", ".join(f"{py}: {what}" for py, _, what in results))
+        gaps += [f"{laptop}, Python {py}: {what}" for py, ok, what in results if not ok]
     for gap in gaps:
         print(f"Gap: {gap}")
     return 1 if gaps else 0
