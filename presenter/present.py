@@ -212,7 +212,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def refusal(args: argparse.Namespace, pieces: list[stage.Piece], tmux: Tmux | None) -> str:
     """Why make present cannot build the stage here ("" when it can)."""
     if stage.temporal_cli() is None:
-        return "The temporal CLI is missing: pip install -r requirements.txt (or see the README)."
+        return stage.NO_CLI
     session = args.session
     if tmux and tmux.has_session(session):
         return (

@@ -1,16 +1,11 @@
 """`make reset`: a clean stage between rehearsals.
 
-It says first what it will do, then (after a yes) does it:
-
-1. terminates the demo workflows still running (task queues hello-ip and durable-counter)
-   on the Temporal server the demos use (TEMPORAL_ADDRESS, default localhost:7233);
-2. stops the processes this repository started, and only those: the dev server whose
-   database file is in it, and the demo scripts (worker.py, app.py, standin.py, the
-   counters, make demo) run from it;
-3. closes the tmux session of `make present`;
-4. removes the dev server's database (temporal.db, -wal, -shm): an empty history next.
-
-It asks in a terminal; elsewhere it acts only when told to: --yes, or `make reset YES=1`.
+After saying what it will do, and a yes (asked in a terminal; elsewhere --yes or
+`make reset YES=1`): it terminates the demo workflows still running (task queues hello-ip,
+durable-counter) on the demos' Temporal server, stops the processes this repository
+started and only those (the dev server whose database is in it, the demo scripts and make
+demo run from it), closes make present's tmux session and removes temporal.db and its
+-wal and -shm files, so that the next start has an empty history.
 """
 
 from __future__ import annotations

