@@ -203,13 +203,7 @@ def stop(processes: list[Found]) -> list[str]:
     return problems
 
 
-# --- Files and workflows ---------------------------------------------------------------
-
-
-def database_files(databases: list[Path]) -> list[Path]:
-    """Each database's files (temporal.db and its -wal, -shm...) that exist."""
-    files = [Path(f"{db}{suffix}") for db in databases for suffix in DB_SUFFIXES]
-    return [path for path in files if path.exists()]
+# --- Workflows -------------------------------------------------------------------------
 
 
 async def running_workflows(timeout: float = 5) -> tuple[list[tuple[str, str | None]], str, str]:
@@ -257,7 +251,8 @@ def make_plan(args) -> Plan:
     folders = [args.repo, args.repo / "hello-ip", args.repo / COUNTER / "durable"]
     databases = [folder / DB_NAME for folder in [*folders, args.repo / COUNTER]]
     databases += [f.db for f in plan.processes if f.db and f.db not in databases]
-    plan.files = database_files(databases)
+    files = [Path(f"{db}{suffix}") for db in databases for suffix in DB_SUFFIXES]
+    plan.files = [path for path in files if path.exists()]
     return plan
 
 
