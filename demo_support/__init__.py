@@ -41,7 +41,13 @@ from typing import NoReturn
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import RetryConfig, RPCError
 from temporalio.worker import Worker
 
@@ -87,12 +93,46 @@ def quiet_runtime() -> Runtime:
     """
     global _runtime
     if _runtime is None:
-        quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+        # Core's warnings come to Python, where CoreLogFilter keeps one of them: a workflow
+        # task that failed (demo 6's nondeterminism error), which OneLineFormatter words.
+        core = TelemetryFilter(core_level="WARN", other_level="ERROR")
+        forwarding = LogForwardingConfig(logger=_core_log(), append_target_to_name=False)
+        logs = LoggingConfig(filter=core, forwarding=forwarding)
         _runtime = Runtime(
-            telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)),
+            telemetry=TelemetryConfig(logging=logs),
             worker_heartbeat_interval=timedelta(seconds=1),
         )
     return _runtime
+
+
+FAILING_WORKFLOW_TASK = "Failing workflow task"  # sdk-core's warning, with the failure's text
+
+
+class CoreLogFilter(logging.Filter):
+    """Of sdk-core's warnings, only a failed workflow task; its errors all pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        core = getattr(record, "temporal_log", None)
+        return record.levelno >= logging.ERROR or (
+            core is not None and core.message == FAILING_WORKFLOW_TASK
+        )
+
+
+def _core_log() -> logging.Logger:
+    """sdk-core's log, a child of "temporalio" (whose handler one_line_logs sets)."""
+    log = logging.getLogger("temporalio.core")
+    if not log.filters:
+        log.addFilter(CoreLogFilter())
+        log.setLevel(logging.WARNING)
+        if not logging.getLogger("temporalio").handlers:  # not a script of ours: as before
+            log.addHandler(logging.StreamHandler(sys.stderr))
+    return log
+
+
+def workflow_task_failure(core_log) -> str | None:
+    """The message of a failed workflow task's failure, from sdk-core's log fields."""
+    found = re.search(r'message: "((?:[^"\\]|\\.)*)"', str(core_log.fields.get("failure", "")))
+    return found[1].replace('\\"', '"') if found else None
 
 
 async def connect(*, retry_config: RetryConfig | None = None, interceptors=()) -> Client:
@@ -301,6 +341,16 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
+        core = getattr(record, "temporal_log", None)
+        if core is not None:  # sdk-core's: "Failing workflow task" (CoreLogFilter), or an error
+            if core.message == FAILING_WORKFLOW_TASK:
+                why = workflow_task_failure(core) or "no reason given"
+                run = core.fields.get("run_id", "?")
+                return (
+                    f"Workflow task failed (run {run}): {why}. The run waits, safe,"
+                    " for a worker whose code matches its history."
+                )
+            return core.message
         activity_info = getattr(record, "temporal_activity", None)
         if record.exc_info and record.exc_info[1] is not None:
             err = record.exc_info[1]

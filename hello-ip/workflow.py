@@ -1,6 +1,5 @@
 """The distributed Hello World: get the caller's IP, wait, then geolocate it."""
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,18 +48,20 @@ class GreetingWorkflow:
             IpActivities.get_ip,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RETRY_POLICY,
+            summary="get_ip",  # the step's name in the Web UI, as on the page
         )
 
         if greeting.sleep_seconds > 0:
             # A durable timer: it lives in the Temporal Service and fires
             # whether or not a worker is running right now.
-            await asyncio.sleep(greeting.sleep_seconds)
+            await workflow.sleep(greeting.sleep_seconds, summary="durable timer")
 
         location = await workflow.execute_activity_method(
             IpActivities.get_location_info,
             ip,  # the first activity's output is the second one's input
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RETRY_POLICY,
+            summary="get_location_info",
         )
         return GreetingResult(ip=ip, location=location)
 

@@ -450,6 +450,33 @@ def ship_the_bug(hello_dir: Path) -> tuple[Path, str]:
     return source, original
 
 
+def readme_edit(name: str) -> tuple[str, int, str]:
+    """Demo 6's edits as the README gives them: (file, the line they go after, the lines).
+
+    The README marks each as ``<!-- edit: NAME, FILE after line N -->`` before a python block.
+    """
+    readme = (REPO / "README.md").read_text()
+    found = re.search(
+        rf"<!-- edit: {re.escape(name)}, ([\w./-]+) after line (\d+) -->\n```python\n(.*?)```",
+        readme,
+        re.S,
+    )
+    assert found, f"README.md has no <!-- edit: {name}, FILE after line N --> python block"
+    return found[1], int(found[2]), found[3]
+
+
+def make_readme_edit(hello_dir: Path, name: str) -> tuple[Path, str]:
+    """Demo 6's edit NAME (demo-6-change, demo-6-fix) made to hello_dir's file as the README
+    says, from the committed file: (the edited file, the committed text). Reverting is
+    writing the committed text back (the README's `git checkout hello-ip/workflow.py`)."""
+    path, after, lines = readme_edit(name)
+    committed = (REPO / path).read_text()
+    source = hello_dir / Path(path).relative_to("hello-ip")
+    kept = committed.splitlines(keepends=True)
+    source.write_text("".join(kept[:after]) + lines + "".join(kept[after:]))
+    return source, committed
+
+
 def expected_greeting(name: str) -> list[str]:
     return [
         f"Hello, {name}!",

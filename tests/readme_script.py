@@ -133,6 +133,7 @@ def ui_event_name(event: dict) -> str:
 def normalize(line: str) -> str:
     """What may differ between the README's sample output and a real run."""
     line = re.sub(r"\(\S+@\S+\)$", "(<identity>)", line)  # worker identity: pid@host
+    line = re.sub(r"\(run [0-9a-f-]{36}\)", "(run <run id>)", line)  # demo 6's failed run
     return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", line)
 
 

@@ -472,9 +472,16 @@ class RunReader:
                 done.add(getattr(event, attrs).scheduled_event_id)
         return min((t for e, t in scheduled.items() if e not in done), default=None)
 
+    def _attempts(self) -> tuple:
+        """What a description says that the page shows: the attempts of each pending task."""
+        task = self.facts.pending_workflow_task
+        retry = task and (task.attempt, task.state, task.started_time.seconds)
+        return attempts(self.facts.pending_activities), retry
+
     async def _describe(self) -> None:
         """The run's pending activities (attempts, last failure, next retry): described once
-        one has been pending QUICK seconds (most are done by then), then every FRESH seconds."""
+        one has been pending QUICK seconds (most are done by then), then every FRESH seconds;
+        and, after a workflow task failed (demo 6), its retry, every FRESH seconds."""
         service = self.reader.client.workflow_service
         request = DescribeWorkflowExecutionRequest(
             namespace=self.reader.namespace, execution=self.execution
@@ -482,9 +489,11 @@ class RunReader:
         while self.watched() and not self.closed.is_set():
             self.news.clear()
             since, pause = self._pending_since() if self.has_history else None, FRESH
-            if since is None:
+            stuck = self.has_history and run_view.workflow_task_failed(self.facts) is not None
+            if since is None and not stuck:
                 self.facts.pending_activities = []
-            elif (young := QUICK - run_view.seconds(since, now())) > 0:
+                self.facts.pending_workflow_task = None
+            elif since is not None and (young := QUICK - run_view.seconds(since, now())) > 0:
                 pause = young  # the history says enough for now: "Running get_ip"
             else:
                 try:
@@ -495,9 +504,13 @@ class RunReader:
                     self.reader.failed(err)
                 else:
                     self.reader.answered()
-                    before = attempts(self.facts.pending_activities)
+                    before = self._attempts()
                     self.facts.pending_activities = list(described.pending_activities)
-                    if attempts(self.facts.pending_activities) != before:
+                    task = described.pending_workflow_task  # a failed workflow task's retry
+                    self.facts.pending_workflow_task = task if task.attempt > 1 else None
+                    timeout = described.execution_config.default_workflow_task_timeout
+                    self.facts.workflow_task_timeout = timeout.ToTimedelta().total_seconds() or 10
+                    if self._attempts() != before:
                         self.pulse()
                     self.facts.remember_failures()
             self.described = self.has_history

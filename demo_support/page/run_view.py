@@ -40,8 +40,10 @@ from typing import Any
 from temporalio.api.enums.v1 import (
     EventType,
     PendingActivityState,
+    PendingWorkflowTaskState,
     TaskQueueType,
     WorkerStatus,
+    WorkflowTaskFailedCause,
 )
 
 import demo_support
@@ -55,6 +57,8 @@ SDK_HEARTBEAT = 60  # seconds: the SDK's default heartbeat interval (when a work
 LATE = 1.5  # seconds: a timer that fired later than this after it was due says so
 BEATS = ("heartbeat", "first heartbeat", "silent", "stopped")  # the signs heartbeats give
 NO_WORKER_HINT = "Is worker.py running? Start it and the run continues where it stopped."
+MISMATCH = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
+SAFE = "The run is safe, not failed: nothing is lost. It waits for a worker whose code matches."
 CLOSED = {
     E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
     E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "FAILED",
@@ -125,6 +129,8 @@ class Run:
     events: list = field(default_factory=list)  # its history so far, oldest first
     values: dict[int, Any] = field(default_factory=dict)  # decoded payloads, by event id
     pending_activities: list = field(default_factory=list)  # from its description
+    pending_workflow_task: Any = None  # from its description, while a workflow task fails
+    workflow_task_timeout: float = 10.0  # seconds (its description's execution config)
     failures: dict[tuple[str, int], str] = field(default_factory=dict)  # (activity id, attempt)
     calls_at_start: dict | None = None  # the stand-in's counts just before it started
     last_known: dict[str, datetime] = field(default_factory=dict)  # each worker's newest sign
@@ -370,6 +376,8 @@ def progress(run: Run, rows: list[dict], no_worker, now: datetime) -> dict:
         row = next(iter(undone.values()))
         out.update(step=row["step"], attempt=row["attempt"], message=f"Running {row['step']}")
         return out
+    if failed := workflow_task_failed(run):
+        return stuck(run, failed, out, no_worker, now)
     timer = next((r for r in rows if r["step"] == "timer" and r["state"] == "waiting"), None)
     if timer is not None:
         out.update(step="timer", timer_seconds_left=timer["fires_in_seconds"])
@@ -389,6 +397,55 @@ def progress(run: Run, rows: list[dict], no_worker, now: datetime) -> dict:
             out["details"] = [NO_WORKER_HINT]
             return out
     out.update(step="workflow", message="The workflow is deciding its next step")
+    return out
+
+
+def workflow_task_failed(run: Run):
+    """The run's last workflow task event, if it is a failure (no task has completed since)."""
+    for event in reversed(run.events):
+        if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            return event
+        if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return None
+    return None
+
+
+def stuck(run: Run, failed, out: dict, no_worker, now: datetime) -> dict:
+    """A workflow task failed (demo 6: the code does not match the history): what Temporal
+    reported, that the run is safe, and when a worker gets the task again.
+
+    The SDK reports a workflow task's failure once, on its first attempt; a worker whose code
+    still does not match takes each retry and drops it, and Temporal gives the task out again
+    only once the dropped attempt times out (the run's workflow task timeout, 10 s)."""
+    attrs = failed.workflow_task_failed_event_attributes
+    mismatch = attrs.cause == MISMATCH
+    reported = demo_support.short_error(attrs.failure.message) or "no reason given"
+    what = "the worker's code does not match the run's history" if mismatch else "it failed"
+    out.update(step="workflow_task_failed", mismatch=mismatch, reported=reported)
+    out["message"] = f"A workflow task failed: {what}"
+    out["details"] = [f"Temporal reported: {reported}", SAFE]
+    task = run.pending_workflow_task
+    if task is None:
+        return out
+    out["attempt"] = task.attempt
+    if task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED:
+        timeout = timedelta(seconds=run.workflow_task_timeout)
+        left = round(seconds(now, ts(task.started_time) + timeout), 1)
+        out["details"].append(
+            {
+                "seconds": left,
+                "text": f"Attempt {task.attempt} is with a worker; if it drops it, Temporal"
+                " gives the task out again in {s} s",
+                "done": f"Temporal gives the task out again (attempt {task.attempt + 1})",
+            }
+        )
+    elif (waited := no_worker(WORKFLOW, ts(task.scheduled_time))) is not None:
+        out.update(waiting_for_worker=True, waited_seconds=waited)
+        out["details"].append(
+            f"Attempt {task.attempt} waits: no worker is polling. Start one whose code matches."
+        )
+    else:
+        out["details"].append(f"Attempt {task.attempt} is due: Temporal gives it to a worker")
     return out
 
 
@@ -425,6 +482,15 @@ def timeline(
             attrs = getattr(event, f"activity_task_{name}_event_attributes")
             row = steps[attrs.scheduled_event_id]
             row.update(state="failed", text=f"Failed for good: {failure_text(attrs.failure)}")
+        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            rows.append(replay_row(event.workflow_task_failed_event_attributes))
+        elif kind == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and replay_pending(rows):
+            rows[-1].update(
+                state="replayed", worker=event.workflow_task_completed_event_attributes.identity
+            )
+            rows[-1]["text"] = (
+                "A worker whose code matches replayed the history and took the run on"
+            )
         elif kind == E.EVENT_TYPE_TIMER_STARTED:
             rows.append(timer_row(event, now))
             steps[event.event_id] = rows[-1]
@@ -449,6 +515,21 @@ def timeline(
         for key in [k for k in row if k.startswith("_")]:
             del row[key]
     return rows
+
+
+def replay_pending(rows: list[dict]) -> bool:
+    """The last row is a failed workflow task that no task has completed since."""
+    return bool(rows) and rows[-1]["step"] == "replay" and rows[-1]["state"] != "replayed"
+
+
+def replay_row(attrs) -> dict:
+    """A failed workflow task: in demo 6, the new code and the run's history disagree."""
+    reported = demo_support.short_error(attrs.failure.message)
+    if attrs.cause == MISMATCH:
+        text = f"The code does not match the history: {reported}"
+        return {"step": "replay", "state": "mismatch", "text": text, "reported": reported}
+    text = f"A workflow task failed: {reported}"
+    return {"step": "replay", "state": "task failed", "text": text, "reported": reported}
 
 
 def timer_row(event, now: datetime) -> dict:
