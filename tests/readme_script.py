@@ -103,9 +103,10 @@ def make_targets() -> set[str]:
     return {t for code in code_in_order() for t in re.findall(r"^make ([a-z][\w-]*)", code, re.M)}
 
 
-def scripts_run() -> list[tuple[Path, str]]:
-    """(folder, command) of each `python SCRIPT.py ...` the README runs, in the folder the
-    reader's last `cd` left them in (a top folder of the repository counts from its root)."""
+def scripts_run(pattern: str = r"\bpython [\w/.-]+\.py") -> list[tuple[Path, str]]:
+    """(folder, command) of each `python SCRIPT.py ...` the README runs (or each command
+    matching ``pattern``), in the folder the reader's last `cd` left them in (a top folder
+    of the repository counts from its root)."""
     repo = README.parent
     cwd, found = repo, []
     for snippet in code_in_order():
@@ -115,7 +116,7 @@ def scripts_run() -> list[tuple[Path, str]]:
                 target = match[1]
                 cwd = repo / target if (repo / target).is_dir() else (cwd / target).resolve()
                 assert cwd.is_dir(), f"cd {target}: no such folder"
-            if re.search(r"\bpython [\w/.-]+\.py", command):
+            if re.search(pattern, command):
                 found.append((cwd, command[command.index("python ") :]))
     return found
 

@@ -64,11 +64,15 @@ class Command:
     def checked_as(self) -> str:
         """What the test types: --help (it starts nothing); a script of the guide, which
         would start a server or a count, imported; `source` as it is."""
-        if self.line.startswith("source "):
+        if self.line.startswith("source ") or self.runs_tests():
             return self.line
         if script := re.match(r"python ([\w.-]+)\.py\b", self.line):
             return f"python -c 'import {script[1]}'"
         return f"{self.line.split(' >')[0]} --help"
+
+    def runs_tests(self) -> bool:
+        """The guide's replay tests (demo 6): run as they are, in about two seconds."""
+        return self.where == "the guide" and self.line.startswith("python -m pytest ")
 
     def prints_usage(self) -> bool:
         return self.checked_as().endswith(" --help")
@@ -117,7 +121,8 @@ def guide_commands() -> list[Command]:
     """The guide's own terminals: each script it runs, where it runs it, and `temporal`."""
     commands = [
         Command(line, "the guide", folder=str(cwd.relative_to(REPO)))
-        for cwd, line in readme_script.scripts_run()
+        for pattern in (r"\bpython [\w/.-]+\.py", r"\bpython -m pytest\b")  # demo 6's
+        for cwd, line in readme_script.scripts_run(pattern)
     ]
     for code in readme_script.code_in_order():
         lines = [line.split("  #")[0].strip() for line in code.splitlines()]
@@ -145,6 +150,7 @@ def test_the_list_of_commands_is_the_readmes():
     assert shown["python -m presenter.reset --yes"] == "README row `make reset YES=1`"
     assert shown["python -m maintainers.pythons"] == "make pythons"  # not in the table
     assert shown["hello-ip: python worker.py"] == "the guide"
+    assert shown["hello-ip: python -m pytest ../tests/test_replay.py -q"] == "the guide"
     assert shown["hello-ip: source offline.sh"] == "README row `source offline.sh`"
     assert "temporal server start-dev --ui-port 8080 --db-filename temporal.db" in shown
     assert [c for c in MAINTAINERS if "maintainers." in c.line], "a maintainer's tool"
@@ -258,6 +264,8 @@ def test_every_command_works_after_the_plain_setup(fresh, command):
     assert ran.code == 0, f"{line} ({command.where}) exited {ran.code}:\n{ran.output}"
     if command.prints_usage():
         assert "usage:" in ran.output.lower(), f"{line} printed no usage:\n{ran.output}"
+    elif command.runs_tests():
+        assert re.search(r"^\d+ passed in ", ran.output, re.M), f"{line}:\n{ran.output}"
     else:
         assert ran.output == "", f"{line}:\n{ran.output}"
 
