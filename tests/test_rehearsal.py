@@ -27,7 +27,7 @@ import pytest
 import readme_script as guide
 from browser import FLAGS, require_chromium
 from demo_support.net import port_in_use as port_busy
-from maintainers.harness import REPO, internet, wait_for
+from maintainers.harness import REPO, internet, make_readme_edit, wait_for
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -43,6 +43,7 @@ NORMALIZE = [
     (re.compile(r"\(\d+@[^)]+\)"), "(<pid>@<host>)"),
     (re.compile(r"attempt \d+"), "attempt <n>"),
     (re.compile(r"Attempt \d+ in \d+ s"), "Attempt <n> in <n> s"),
+    (re.compile(r"\(run [0-9a-f-]{36}\)"), "(run <run id>)"),  # demo 6's stuck run
 ]
 # Not part of a demo, and never expected: a task that timed out or failed.
 TROUBLE = ("Timed Out", "Failed", "Terminated", "Canceled")
@@ -59,7 +60,9 @@ def say(text: str) -> None:
 
 
 def copy_of_the_repository(dest: Path) -> Path:
-    """The repository's files (not slides, tests or build output), with its .venv linked in."""
+    """The repository's files (not the slides, nor build output), with its .venv linked in,
+    committed in a git repository of its own: demo 6 runs the replay tests and puts the code
+    back with `git checkout`."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -68,10 +71,13 @@ def copy_of_the_repository(dest: Path) -> Path:
         check=True,
     ).stdout.splitlines()
     for name in listed:
-        if name.startswith(("slides/", "tests/")) or not (REPO / name).is_file():
+        if name.startswith("slides/") or not (REPO / name).is_file():
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
+    git = ["git", "-c", "user.name=rehearsal", "-c", "user.email=rehearsal@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the repository"]):
+        subprocess.run([*git, *args], cwd=dest, check=True, capture_output=True)
     (dest / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     return dest
 
@@ -219,17 +225,17 @@ class Rehearsal:
         return [guide.ui_event_name(e) for e in self.events(run_id)]
 
     def assert_history(self, run_id: str, name: str) -> None:
-        got = self.ui_history(run_id)
-        assert not [e for e in got if e.endswith(TROUBLE)], got
-        assert got == guide.history(name), f"the Web UI lists {got}"
+        got, expected = self.ui_history(run_id), guide.history(name)
+        assert not [e for e in got if e.endswith(TROUBLE) and e not in expected], got
+        assert got == expected, f"the Web UI lists {got}"
         self.web_ui(run_id, name, len(got))
 
-    def web_ui(self, run_id: str, name: str, events: int) -> None:
+    def web_ui(self, run_id: str, name: str, events: int, status: str = "Completed") -> None:
         """The run in the Temporal Web UI, in a second tab: its event count, and a screenshot."""
         tab = self.page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             tab.goto(f"http://localhost:8080/namespaces/default/workflows/{run_id}")
-            tab.wait_for_selector("text=Completed", timeout=20000)  # the run's status badge
+            tab.wait_for_selector(f"text={status}", timeout=20000)  # the run's status badge
             counter = tab.get_by_role("tab", name=re.compile("Event History"))
             counter.wait_for(timeout=10000)
             assert re.search(rf"\b{events}\b", counter.inner_text()), counter.inner_text()
@@ -489,6 +495,74 @@ def test_demo_5_a_bug_ships_and_is_fixed_while_the_workflow_runs(rehearsal):
     assert rehearsal.succeeded_on_attempt(run_id) > 2, "two attempts failed on the page"
 
 
+def test_demo_6_a_change_that_breaks_replay_fixed_with_workflow_patched(rehearsal):
+    t = rehearsal.t
+    hello = rehearsal.repo / "hello-ip"
+    run_id = rehearsal.start_greeting(10)
+    rehearsal.wait_timer_started()
+    source, committed = make_readme_edit(hello, "demo-6-change")  # the presenter's edit, saved
+    t.ctrl_c("2")
+    t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
+    t.up_enter("2")
+    worker_at = t.last_command_line("2", "python worker.py")
+    t.wait_for("2", r"^Starting the worker", after=worker_at)
+
+    # The timer fires; the new code does not match the history: the page says so in words.
+    expected = [normalize(line) for line in guide.page_text("demo-6-mismatch")]
+    wait_for(
+        lambda: [normalize(x) for x in rehearsal.status_lines()][:3] == expected,
+        30,
+        0.05,
+        f"the page to say {expected}",
+    )
+    failed_at = time.monotonic()
+    rehearsal.shot("demo-6-mismatch")
+    rehearsal.expect_lines_in_order("2", "worker-mismatch", after=worker_at)
+    assert "Traceback" not in "\n".join(t.screen("2")[worker_at:])
+    t.ctrl_c("2")  # stop that worker: it cannot run this run
+    t.wait_for("2", r"^Worker stopped\.$", after=worker_at)
+    stuck = rehearsal.ui_history(run_id)
+    assert stuck[-1] == "Workflow Task Failed", stuck
+    rehearsal.web_ui(run_id, "demo-6-mismatch", len(stuck), status="Running")
+
+    # The replay tests fail, in a few seconds, naming the history and the mismatch.
+    rehearsal.run("fifth-folder")
+    typed = time.monotonic()
+    rehearsal.run("replay-tests")
+    tests_at = t.last_command_line("5", "python -m pytest")
+    rehearsal.expect_lines_in_order("5", "replay-tests-failing", after=tests_at)
+    t.wait_for("5", r"^\d+ failed, \d+ passed in ", 30, after=tests_at)
+    rehearsal.timings["demo 6: replay tests fail"] = round(time.monotonic() - typed, 2)
+
+    # The fix: workflow.patched. The tests pass; the fixed worker completes the stuck run.
+    make_readme_edit(hello, "demo-6-fix")
+    t.up_enter("5")
+    fixed_at = t.last_command_line("5", "python -m pytest")
+    t.wait_for("5", r"^\d+ passed in ", 30, after=fixed_at)
+    restarted = time.monotonic()
+    t.up_enter("2")
+    greeted = rehearsal.wait_greeting(40)
+    # README: within a second once 10 s have passed since the failure (Temporal's next try).
+    since = greeted - max(restarted, failed_at + 10)
+    rehearsal.timings["demo 6: fixed worker start to greeting"] = round(greeted - restarted, 2)
+    assert since < 3, f"the greeting came {since:.1f} s after the fixed worker could take it"
+    rehearsal.shot("demo-6-greeting")
+    rehearsal.assert_run(run_id, "demo-6-stuck")
+
+    # A new run takes the new path, and records the patch's marker.
+    new_id = rehearsal.start_greeting(2)
+    rehearsal.wait_greeting(30)
+    rehearsal.assert_history(new_id, "demo-6-new")
+
+    # The repository as committed, in one step; the worker restarted on it.
+    rehearsal.run("demo-6-reset")
+    wait_for(lambda: source.read_text() == committed, 10, 0.1, "git checkout workflow.py")
+    t.ctrl_c("2")
+    t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
+    t.up_enter("2")
+    t.wait_for("2", r"^Starting the worker", after=t.last_command_line("2", "python worker.py"))
+
+
 def test_bonus_the_network_fails(rehearsal):
     if not rehearsal.offline:
         pytest.skip("online, the bonus cuts the real network: a presenter's move, not a test's")
@@ -509,7 +583,6 @@ def test_bonus_the_network_fails(rehearsal):
 
 def test_two_workers_on_one_task_queue(rehearsal):
     t = rehearsal.t
-    rehearsal.run("second-worker-folder")
     rehearsal.run("offline-5")
     rehearsal.run("second-worker")
     rehearsal.expect_output("5", "python worker.py", "hello-worker-start")
