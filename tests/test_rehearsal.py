@@ -529,7 +529,8 @@ def test_demo_6_a_change_that_breaks_replay_fixed_with_workflow_patched(rehearsa
     rehearsal.run("fifth-folder")
     typed = time.monotonic()
     rehearsal.run("replay-tests")
-    tests_at = t.last_command_line("5", "python -m pytest")
+    (replay_tests,) = guide.typed("replay-tests").lines
+    tests_at = t.last_command_line("5", replay_tests)
     rehearsal.expect_lines_in_order("5", "replay-tests-failing", after=tests_at)
     t.wait_for("5", r"^\d+ failed, \d+ passed in ", 30, after=tests_at)
     rehearsal.timings["demo 6: replay tests fail"] = round(time.monotonic() - typed, 2)
@@ -537,7 +538,7 @@ def test_demo_6_a_change_that_breaks_replay_fixed_with_workflow_patched(rehearsa
     # The fix: workflow.patched. The tests pass; the fixed worker completes the stuck run.
     make_readme_edit(hello, "demo-6-fix")
     t.up_enter("5")
-    fixed_at = t.last_command_line("5", "python -m pytest")
+    fixed_at = t.last_command_line("5", replay_tests)
     t.wait_for("5", r"^\d+ passed in ", 30, after=fixed_at)
     restarted = time.monotonic()
     t.up_enter("2")
