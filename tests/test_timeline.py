@@ -5,7 +5,6 @@ Screenshots go to $TIMELINE_SCREENSHOTS when set (else pytest's temporary folder
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -17,20 +16,20 @@ from browser import (
     open_page,
     require_chromium,
     row_text,
-    rows,
     start_run,
     wait_light,
     wait_rows,
 )
-from maintainers.harness import (
-    EXPECTED_IP,
-    EXPECTED_LOCATION,
-    HELLO_DIR,
-    DevServer,
-    HelloStage,
-    activity_counts,
-    http,
-    wait_for,
+from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION, DevServer, HelloStage, http
+from maintainers.scenarios import (
+    DEMOS,
+    GREETING,
+    NO_WORKER,
+    RETRYING,
+    UNREACHABLE,
+    PageDriver,
+    StageDriver,
+    play,
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -118,35 +117,30 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
     page.close()
 
 
+def driven(browser, stage: HelloStage, key: str, copy_to=None) -> PageDriver:
+    """The scenario's pieces started (StageDriver), then the page open, its lights on."""
+    hands = StageDriver(stage, DEMOS[key], copy_to)
+    page = open_page(browser, stage.url)
+    wait_light(page, "temporal", "Temporal: reachable")
+    wait_light(page, "worker", "Worker: polling")
+    return PageDriver(page, hands)
+
+
 def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
     browser, scenario, shots
 ):
-    scenario.start_standin()
-    worker = scenario.start_worker()
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    wait_light(page, "worker", "Worker: polling")
-    run = start_run(page, "Linus", 3)
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    worker.kill()  # kill -9
+    driver = driven(browser, scenario, "demo-3")
+    page = driver.page
 
-    # The timer fires with no worker; within seconds the light says nobody is polling.
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "fired"]], timeout=10)
-    wait_light(page, "worker", "Worker: none polling", timeout=10)
-    assert page.get_attribute("#light-worker", "data-on") == "false"
-    assert light(page, "temporal") == "Temporal: reachable"
-    page.screenshot(path=str(shots / "timeline-demo3-no-worker.png"), full_page=True)
+    def no_worker(run, _):  # the timer fired with no worker; the light says nobody polls
+        assert light(page, "temporal") == "Temporal: reachable"
+        page.screenshot(path=str(shots / "timeline-demo3-no-worker.png"), full_page=True)
 
-    scenario.start_worker()
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    wait_light(page, "worker", "Worker: polling")
-    assert "Taken from the history by a restarted worker: not run again" in row_text(page, "get_ip")
-    assert "from the history" not in row_text(page, "get_location_info")
-    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
-    page.screenshot(path=str(shots / "timeline-demo3-restarted.png"), full_page=True)
-    events = scenario.history(run)
-    assert activity_counts(events) == {"get_ip": 1, "get_location_info": 1}
-    assert activity_counts(events, "SCHEDULED") == {"get_ip": 1, "get_location_info": 1}
+    def restarted(run, _):  # get_ip taken from the history, get_location_info run
+        assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
+        page.screenshot(path=str(shots / "timeline-demo3-restarted.png"), full_page=True)
+
+    play(DEMOS["demo-3"], driver, "kill", {NO_WORKER: no_worker, GREETING: restarted})
     assert page.errors == []
     page.close()
 
@@ -156,15 +150,8 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
 ):
     server = DevServer(tmp_path, namespaces=("timeline-4",)).start()
     stage = HelloStage(server, "timeline-4")
-    try:
-        stage.start_all()
-        page = open_page(browser, stage.url)
-        wait_light(page, "temporal", "Temporal: reachable")
-        start_run(page, "Margaret", 6)
-        wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-        server.stop()
-        wait_light(page, "temporal", "Temporal: unreachable")
-        assert page.get_attribute("#light-worker", "data-on") == "unknown"
+
+    def unreachable(run, page):
         code, lights = http("GET", f"{stage.url}/api/lights")
         assert code == 200 and lights["temporal"]["on"] is False
         countdown = page.locator("#timeline li[data-step='timer'] .countdown")
@@ -173,14 +160,13 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
         assert countdown.inner_text() != first, "the timer keeps counting with the server down"
         page.screenshot(path=str(shots / "timeline-demo4-server-down.png"), full_page=True)
 
-        server.restart()
-        page.locator("#result").wait_for(state="visible", timeout=30000)
-        wait_light(page, "temporal", "Temporal: reachable")
-        assert rows(page)[-1] == ["greeting", "done"]
-        assert page.errors == []
+    try:
+        driver = driven(browser, stage, "demo-4")
+        play(DEMOS["demo-4"], driver, "interrupt", {UNREACHABLE: unreachable})
+        assert driver.page.errors == []
         for proc in stage.procs:  # the lights asked all along: never a traceback
             assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-        page.close()
+        driver.page.close()
     finally:
         stage.stop()
         server.stop()
@@ -189,59 +175,35 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
 def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     browser, scenario, tmp_path, shots
 ):
-    copy = tmp_path / "hello-ip"
-    shutil.copytree(HELLO_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    activities = copy / "activities.py"
-    original = activities.read_text()
-    activities.write_text(original.replace("data['city']", "data['cty']"))
-    scenario.start_standin()
-    worker = scenario.start_worker(folder=copy)
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    run = start_run(page, "Barbara", 0)
-    wait_for(
-        lambda: (
-            page.locator("#timeline li[data-step='get_location_info'] .step-failure").count() >= 3
-        ),
-        25,
-        0.2,
-        "three failed attempts on the page",
-    )
-    failures = page.locator("#timeline li[data-step='get_location_info'] .step-failure")
-    texts = failures.all_inner_texts()
-    assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
-    page.screenshot(path=str(shots / "timeline-demo5-retrying.png"), full_page=True)
-    code, status = scenario.status(run)
-    row = status["timeline"][-1]
-    assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
-    assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
+    driver = driven(browser, scenario, "demo-5", copy_to=tmp_path)
 
-    # A restarted app saw none of the earlier errors: it says so (the history keeps the last one).
-    app = next(p for p in scenario.procs if p.name == "app.py")
-    app.assert_clean_exit(app.interrupt())
-    scenario.procs.remove(app)
-    scenario.start_app()
-    code, status = scenario.status(run)
-    failures = status["timeline"][-1]["failures"]
-    assert len(failures) >= 3 and failures[0]["error"] is None, failures
-    assert failures[-1]["error"] == "KeyError: 'cty'", failures
-    unseen = page.locator(
-        "#timeline li[data-step='get_location_info'] .step-failure", has_text="did not see"
-    )
-    unseen.first.wait_for(timeout=10000)
-    assert unseen.first.inner_text() == (
-        "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
-    )
+    def retrying(run, page):
+        texts = driver.failures().all_inner_texts()
+        assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
+        page.screenshot(path=str(shots / "timeline-demo5-retrying.png"), full_page=True)
+        code, status = scenario.status(run)
+        row = status["timeline"][-1]
+        assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
+        assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
 
-    worker.assert_clean_exit(worker.interrupt())
-    activities.write_text(original)  # the fix
-    scenario.start_worker(folder=copy)
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    assert "Taken from the history" in row_text(page, "get_ip")
-    events = scenario.history(run)
-    assert activity_counts(events) == {"get_ip": 1, "get_location_info": 1}
-    assert page.errors == []
-    page.close()
+        # A restarted app saw none of the earlier errors: it says so (the history keeps the last).
+        app = next(p for p in scenario.procs if p.name == "app.py")
+        app.assert_clean_exit(app.interrupt())
+        scenario.procs.remove(app)
+        scenario.start_app()
+        code, status = scenario.status(run)
+        failures = status["timeline"][-1]["failures"]
+        assert len(failures) >= 3 and failures[0]["error"] is None, failures
+        assert failures[-1]["error"] == "KeyError: 'cty'", failures
+        unseen = driver.failures().filter(has_text="did not see")
+        unseen.first.wait_for(timeout=10000)
+        assert unseen.first.inner_text() == (
+            "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
+        )
+
+    play(DEMOS["demo-5"], driver, hooks={RETRYING: retrying})  # then the fix, the worker restarted
+    assert driver.page.errors == []
+    driver.page.close()
 
 
 def test_the_runs_the_app_remembers_are_bounded():
