@@ -22,7 +22,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from maintainers import browser, harness
@@ -59,7 +59,7 @@ DEMOS = {
     s.key: s
     for s in [
         Scenario("demo-1", "Ada", 0, at=None),
-        Scenario("demo-2", "Grace", 3, at=None),
+        Scenario("demo-2", "Grace", 3),  # nothing breaks: the page counts the timer down
         # About a second when idle, 3.4 s seen on two busy cores; a sticky queue would hold
         # the task 10 s (worker.py: max_cached_workflows=0).
         Scenario("demo-3", "Linus", 4, "worker", ("interrupt", "kill"), broken=NO_WORKER,
@@ -74,57 +74,54 @@ DEMOS = {
     ]
 }  # fmt: skip
 
-Hook = Callable[[str, object], None]
+Hook = Callable[[str, object], None]  # hook(run, seen): what the driver's wait() saw
 
 
 @dataclass
 class Played:
     run: str
-    how: str | None
     recovery: float | None = None  # restore to greeting, in seconds
-    seen: dict[str, object] = field(default_factory=dict)  # what the driver saw at each moment
 
 
 def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | None = None):
     """Run the scenario with the driver; at each moment, the hook for it (if any)."""
-    hooks, how = hooks or {}, how or (s.hows[0] if s.piece else None)
-    fixed = not s.bug
+    hooks, how = hooks or {}, how or s.hows[0]
+    shipped, restored = False, None
 
-    def reached(run: str, moment: str, seen=None) -> None:
-        played.seen[moment] = seen
+    def reached(moment: str) -> None:
+        seen = None if moment == STARTED else driver.wait(played.run, moment, s)
+        if moment == GREETING and restored is not None:  # before the hook's own checks
+            played.recovery = time.monotonic() - restored
         if moment in hooks:
-            hooks[moment](run, seen)
+            hooks[moment](played.run, seen)
 
     try:
         if s.bug:  # the edit saved, the worker restarted with it
-            driver.edit(True)
+            driver.edit(shipped := True)
             driver.stop("worker", "interrupt")
             driver.start("worker")
         started = time.monotonic()
-        played = Played(driver.start_run(s), how)
-        reached(played.run, STARTED)
+        played = Played(driver.start_run(s))
+        reached(STARTED)
         if s.at:
-            reached(played.run, s.at, driver.wait(played.run, s.at, s))
+            reached(s.at)
+        if s.at and s.piece:
             driver.stop(s.piece, how)
         if s.broken:
-            reached(played.run, s.broken, driver.wait(played.run, s.broken, s))
+            reached(s.broken)
         if s.down_until_due:
             time.sleep(max(0.0, started + s.seconds + 1 - time.monotonic()))
         if s.restored and s.piece:
             if s.bug:
-                driver.edit(False)
-                fixed = True
+                driver.edit(shipped := False)  # the fix
                 driver.stop("worker", "interrupt")
             restored = time.monotonic()
             driver.start(s.piece)
-        seen = driver.wait(played.run, GREETING, s)
-        if s.restored and s.piece:
-            played.recovery = time.monotonic() - restored
+        reached(GREETING)
         assert time.monotonic() - started >= s.seconds, "the greeting came before the timer"
-        reached(played.run, GREETING, seen)
         return played
     finally:
-        if not fixed:  # a test that failed leaves no bug behind
+        if shipped:  # a scenario that failed leaves no bug behind
             driver.edit(False)
 
 
@@ -134,12 +131,38 @@ def done_rows(s: Scenario) -> list[list[str]]:
     return [["get_ip", "done"], *timer, ["get_location_info", "done"], ["greeting", "done"]]
 
 
-class StageDriver:
+def completed_once(events: list[dict]) -> None:
+    once = {"get_ip": 1, "get_location_info": 1}
+    assert harness.activity_counts(events) == once
+    assert harness.activity_counts(events, "SCHEDULED") == once
+
+
+class Hands:
+    """What the drivers' hands share: the README's edit in `folder` (a copy of hello-ip) and
+    its fix; the run's history, from `stage`."""
+
+    folder: Path | None = None
+    original: str | None = None
+
+    def __init__(self, stage):  # a harness.HelloStage or DemoStage
+        self.stage = stage
+
+    def edit(self, bug: bool) -> None:
+        if bug:
+            self.source, self.original = harness.ship_the_bug(self.folder)
+        elif self.original is not None:
+            self.source.write_text(self.original)
+
+    def history(self, run: str) -> list[dict]:
+        return self.stage.history(run)
+
+
+class StageDriver(Hands):
     """The JSON API and the processes: a harness.HelloStage (on a DevServer for demo 4), its
     pieces started here; with the bug, the workers run from a copy of hello-ip in `copy_to`."""
 
     def __init__(self, stage: harness.HelloStage, s: Scenario, copy_to: Path | None = None):
-        self.stage, self.folder, self.original = stage, None, None
+        super().__init__(stage)
         if s.bug:
             self.folder = Path(copy_to) / "hello-ip"
             ignore = shutil.ignore_patterns("__pycache__")
@@ -169,16 +192,6 @@ class StageDriver:
         else:
             self.procs[piece] = self._worker() if piece == "worker" else self.stage.start_standin()
 
-    def edit(self, bug: bool) -> None:
-        """The README's edit in the copy of hello-ip (bug), or the file as it was (the fix)."""
-        if bug:
-            self.source, self.original = harness.ship_the_bug(self.folder)
-        elif self.original is not None:
-            self.source.write_text(self.original)
-
-    def history(self, run: str) -> list[dict]:
-        return self.stage.history(run)
-
     def wait(self, run: str, moment: str, s: Scenario):
         """The run's status (the API's JSON) once it shows the moment."""
         stage = self.stage
@@ -188,8 +201,9 @@ class StageDriver:
             stage.wait_for_event(run, "TIMER_FIRED", timeout=10)
             return stage.wait_progress(run, lambda p: p.get("waiting_for_worker"), timeout=15)
         elif moment == UNREACHABLE:
-            what = f"{run}: Temporal unreachable"
-            return harness.wait_for(lambda: _unreachable(*stage.status(run)), 15, 0.2, what)
+            code, status = stage.status(run)  # at once: no traceback, no 500
+            assert code == 503 and status["status"] == "UNREACHABLE", status
+            return status
         elif moment == RETRYING:
             failed = lambda p: p.get("attempt", 0) > s.failures  # noqa: E731
             return stage.wait_progress(run, failed, timeout=20)
@@ -204,9 +218,7 @@ class StageDriver:
         assert done["status"] == "COMPLETED", done
         assert done["result"]["greeting"] == harness.expected_greeting(s.name)
         events = self.history(run)
-        once = {"get_ip": 1, "get_location_info": 1}
-        assert harness.activity_counts(events) == once
-        assert harness.activity_counts(events, "SCHEDULED") == once
+        completed_once(events)
         types = harness.event_types(events)
         assert types[-1] == "WORKFLOW_EXECUTION_COMPLETED"
         assert not [t for t in types if t.endswith(("TIMED_OUT", "FAILED"))], types
@@ -216,17 +228,15 @@ class StageDriver:
         return done
 
 
-def _unreachable(code: int, body: dict) -> dict | None:
-    return body if code == 503 and body.get("status") == "UNREACHABLE" else None
-
-
 class PageDriver:
     """The page in Chromium: it starts each run, and tells each moment by its rows and lights.
     The pieces break and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
 
     def __init__(self, page, hands):
         self.page, self.hands = page, hands
-        self.stop, self.start, self.edit = hands.stop, hands.start, hands.edit
+
+    def __getattr__(self, name: str):  # stop, start, edit, history: the hands'
+        return getattr(self.hands, name)
 
     def start_run(self, s: Scenario) -> str:
         return browser.start_run(self.page, s.name, s.seconds)
@@ -264,20 +274,18 @@ class PageDriver:
                 assert "Taken from the history by a restarted worker: not run again" in text
             elif s.from_history is not None:
                 assert "from the history" not in text, text
-        events = self.hands.history(run)
-        once = {"get_ip": 1, "get_location_info": 1}
-        assert harness.activity_counts(events) == once
-        assert harness.activity_counts(events, "SCHEDULED") == once
+        completed_once(self.history(run))
 
 
-class Panel:
+class Panel(Hands):
     """The hands of make demo's stage (harness.DemoStage): the buttons of the page's stage panel.
     The bug edit goes into hello-ip in the stage's copy of the repository, `repo`."""
 
     SAID = {"interrupt": "Sent Ctrl-C (SIGINT)", "kill": "Sent kill -9 (SIGKILL)"}
 
     def __init__(self, page, stage: harness.DemoStage, repo: Path):
-        self.page, self.stage, self.repo, self.original = page, stage, repo, None
+        super().__init__(stage)
+        self.page, self.folder = page, repo / "hello-ip"
 
     def press(self, piece: str, action: str, expect: str) -> None:
         """Click a panel button; the panel says what it did."""
@@ -300,12 +308,3 @@ class Panel:
     def start(self, piece: str) -> None:
         self.press(piece, "start", f"Started the {piece} again")
         self.wait_piece(piece, "running")
-
-    def edit(self, bug: bool) -> None:
-        if bug:
-            self.source, self.original = harness.ship_the_bug(self.repo / "hello-ip")
-        elif self.original is not None:
-            self.source.write_text(self.original)
-
-    def history(self, run: str) -> list[dict]:
-        return self.stage.history(run)

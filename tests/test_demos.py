@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from maintainers.harness import HELLO_DIR, DevServer, HelloStage, event_types, readme_bug_edit
+from maintainers.harness import HELLO_DIR, HelloStage, event_types, readme_bug_edit
 from maintainers.scenarios import (
     DEMOS,
     GREETING,
@@ -97,9 +97,8 @@ def test_demo_3_the_worker_dies_while_the_timer_waits(scenario, how):
 
 
 @pytest.mark.parametrize("how", DEMOS["demo-4"].hows)
-def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, how):
-    server = DevServer(tmp_path, namespaces=("demo-4",)).start()
-    stage = HelloStage(server, "demo-4")
+def test_demo_4_the_temporal_service_dies_while_the_timer_waits(restartable, how):
+    stage = restartable
 
     def unreachable(run, status):  # the app says so (no traceback, no 500)
         assert status["error"].startswith("Temporal is unreachable")
@@ -113,7 +112,7 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, how):
         # The worker said what happened, one line each, as the README quotes them (the
         # README's terminals use the dev server's default address and namespace).
         here, readme = (
-            f"{server.address} (namespace 'demo-4')",
+            f"{stage.server.address} (namespace '{stage.namespace}')",
             "localhost:7233 (namespace 'default')",
         )
         said = [line.replace(here, readme) for line in worker.lines()[1:]]
@@ -123,11 +122,7 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(tmp_path, how):
         assert back == "Temporal is back: the worker polls again."
         assert f"`{back}`" in README.read_text()
 
-    try:
-        played(stage, "demo-4", {UNREACHABLE: unreachable, GREETING: never_restarted}, how)
-    finally:
-        stage.stop()
-        server.stop()
+    played(stage, "demo-4", {UNREACHABLE: unreachable, GREETING: never_restarted}, how)
 
 
 def test_the_readme_names_the_bug_line_truly():

@@ -14,7 +14,6 @@ import psutil
 import pytest
 
 from browser import (
-    launched,
     light,
     open_page,
     require_chromium,
@@ -26,12 +25,6 @@ from maintainers.harness import TEMPORAL, DevServer, HelloStage, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 def seconds_until_light(page, which: str, text: str, timeout: float) -> float:
@@ -188,29 +181,23 @@ def test_two_workers_take_turns_without_a_false_restart_then_one_takes_over(scen
     assert done["timeline"][2]["worker"] == identity(survivor)
 
 
-def test_a_late_timer_says_when_it_fired_and_when_it_was_due(tmp_path):
-    server = DevServer(tmp_path, namespaces=("late-timer",)).start()
-    stage = HelloStage(server, "late-timer")
-    try:
-        stage.start_all()
-        run = stage.post("Margaret", 3)
-        stage.wait_for_event(run, "TIMER_STARTED")
-        server.stop()
-        time.sleep(6)  # the timer is due while the service is down
-        server.restart()
-        done = stage.wait_done(run, timeout=40)
-        timer = done["timeline"][1]
-        assert timer["step"] == "timer" and timer["fired_after_seconds"] >= 6, timer
-        late = re.fullmatch(r"Fired after (\d+) s \(it was due at 3 s\)", timer["text"])
-        assert late and int(late[1]) == round(timer["fired_after_seconds"]), timer
-    finally:
-        stage.stop()
-        server.stop()
+def test_a_late_timer_says_when_it_fired_and_when_it_was_due(restartable):
+    stage, server = restartable, restartable.server
+    stage.start_all()
+    run = stage.post("Margaret", 3)
+    stage.wait_for_event(run, "TIMER_STARTED")
+    server.stop()
+    time.sleep(6)  # the timer is due while the service is down
+    server.restart()
+    done = stage.wait_done(run, timeout=40)
+    timer = done["timeline"][1]
+    assert timer["step"] == "timer" and timer["fired_after_seconds"] >= 6, timer
+    late = re.fullmatch(r"Fired after (\d+) s \(it was due at 3 s\)", timer["text"])
+    assert late and int(late[1]) == round(timer["fired_after_seconds"]), timer
 
 
-def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, tmp_path):
-    server = DevServer(tmp_path, namespaces=("paused",)).start()
-    stage = HelloStage(server, "paused")
+def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, restartable):
+    stage, server = restartable, restartable.server
     paused = False
     try:
         stage.start_all()
@@ -237,8 +224,6 @@ def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, t
     finally:
         if paused:
             server.proc.popen.send_signal(signal.SIGCONT)
-        stage.stop()
-        server.stop()
 
 
 def test_an_error_from_while_temporal_was_down_goes_once_it_is_back(browser, tmp_path):

@@ -5,17 +5,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from browser import launched, require_chromium
+from browser import require_chromium
 from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture

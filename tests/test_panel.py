@@ -6,13 +6,11 @@ two lights on the page, and at the end the run's history: each activity complete
 Screenshots go to $TIMELINE_SCREENSHOTS when set.
 """
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from browser import launched, light, open_page, require_chromium, row_text, wait_light
+from browser import light, open_page, require_chromium, row_text, wait_light
 from maintainers.harness import REPO, DemoStage
 from maintainers.scenarios import (
     DEMOS,
@@ -44,12 +42,6 @@ def stage(repo_copy, tmp_path_factory):
     stage.proc.assert_clean_exit(stage.stop())
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
-
-
 @pytest.fixture
 def page(browser, stage):
     for name in ("server", "standin", "worker", "app"):
@@ -64,15 +56,14 @@ def page(browser, stage):
 
 
 @pytest.fixture
-def panel(page, stage, repo_copy, tmp_path):
-    """The scenario, driven by the panel's buttons; shot(name) saves a screenshot of the page
-    to $TIMELINE_SCREENSHOTS when set."""
+def panel(page, stage, repo_copy, shots):
+    """The scenarios' driver: the page, and the panel's buttons; shot(name) saves the page."""
     driver = PageDriver(page, Panel(page, stage, repo_copy))
-    folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    driver.shot = lambda name: page.screenshot(
-        path=str(folder / f"panel-{name}.png"), full_page=True
-    )
+
+    def shot(name):
+        page.screenshot(path=str(shots / f"panel-{name}.png"), full_page=True)
+
+    driver.shot = shot
     return driver
 
 

@@ -3,22 +3,17 @@
 Screenshots go to $TIMELINE_SCREENSHOTS when set (else pytest's temporary folder).
 """
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from browser import (
-    launched,
     light,
     open_page,
     require_chromium,
     row_text,
-    start_run,
     wait_light,
-    wait_rows,
 )
 from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION, DevServer, HelloStage, http
 from maintainers.scenarios import (
@@ -26,7 +21,9 @@ from maintainers.scenarios import (
     GREETING,
     NO_WORKER,
     RETRYING,
+    TIMER_WAITING,
     UNREACHABLE,
+    Hands,
     PageDriver,
     StageDriver,
     play,
@@ -36,83 +33,63 @@ sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browser, hello, shots):
     _, before = http("GET", f"{hello.url}/api/greetings/none")  # a 404: nothing to count yet
     calls_before = http("GET", f"http://127.0.0.1:{hello.standin_port}/calls")[1]
     page = open_page(browser, hello.url)
     wait_light(page, "temporal", "Temporal: reachable")
     wait_light(page, "worker", "Worker: polling")
-    run = start_run(page, "Ada", 3)
 
-    # get_ip done, then the timer counts down in a bar.
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    assert f"{EXPECTED_IP} in " in row_text(page, "get_ip")
-    countdown = page.locator("#timeline li[data-step='timer'] .countdown")
-    assert re.fullmatch(r"Fires in [123] s .*", countdown.inner_text())
-    page.screenshot(path=str(shots / "timeline-timer.png"), full_page=True)
-    first = countdown.inner_text()
-    page.wait_for_timeout(1100)
-    assert countdown.inner_text() != first, "the countdown moves between answers"
+    def counting(run, _):  # get_ip done, then the timer counts down in a bar
+        assert f"{EXPECTED_IP} in " in row_text(page, "get_ip")
+        countdown = page.locator("#timeline li[data-step='timer'] .countdown")
+        assert re.fullmatch(r"Fires in [123] s .*", countdown.inner_text())
+        page.screenshot(path=str(shots / "timeline-timer.png"), full_page=True)
+        first = countdown.inner_text()
+        page.wait_for_timeout(1100)
+        assert countdown.inner_text() != first, "the countdown moves between answers"
 
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    wait_rows(
-        page,
-        [["get_ip", "done"], ["durable timer", "fired"], ["get_location_info", "done"],
-         ["greeting", "done"]],
-    )  # fmt: skip
-    assert "Fired after 3 s" in row_text(page, "timer")
-    assert EXPECTED_LOCATION in row_text(page, "get_location_info")
-    # The stand-in's own count, beside the steps: this run made one call of each.
-    n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
-    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
-    assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
-    page.screenshot(path=str(shots / "timeline-done.png"), full_page=True)
+    def done(run, _):  # every row done, with the rows as the JSON API says them
+        assert "Fired after 3 s" in row_text(page, "timer")
+        assert EXPECTED_LOCATION in row_text(page, "get_location_info")
+        # The stand-in's own count, beside the steps: this run made one call of each.
+        n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
+        assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
+        assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
+        page.screenshot(path=str(shots / "timeline-done.png"), full_page=True)
 
-    # The JSON API says what the page shows.
-    code, status = hello.status(run)
-    assert code == 200
-    api_rows = [(r["step"], r["state"]) for r in status["timeline"]]
-    assert api_rows == [
-        ("get_ip", "completed"),
-        ("timer", "fired"),
-        ("get_location_info", "completed"),
-        ("greeting", "completed"),
-    ]
-    assert [r["text"] for r in status["timeline"]] == [
-        page.inner_text(f"#timeline li:nth-child({i}) .step-text") for i in range(1, 5)
-    ]
-    get_ip = status["timeline"][0]
-    assert get_ip["result"] == EXPECTED_IP and get_ip["attempt"] == 1
-    assert 0 <= get_ip["duration_seconds"] < 2 and not get_ip.get("from_history")
-    assert status["standin_calls"] == {
-        "get_ip": n_ip,
-        "get_location_info": n_geo,
-        "started": calls_before["started"],
-    }
-    assert status["standin_calls_at_start"] == calls_before  # counted before the run began
-    code, lights = http("GET", f"{hello.url}/api/lights")
-    assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
-    assert light(page, "worker") == lights["worker"]["text"]
-    assert page.get_attribute("#timeline", "aria-live") == "polite"
-    for which in (
-        "temporal",
-        "worker",
-    ):  # the lights' words are announced, not their ticking detail
-        assert page.get_attribute(f"#light-{which} .light-text", "aria-live") == "polite"
-        assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
+        # The JSON API says what the page shows.
+        code, status = hello.status(run)
+        assert code == 200
+        api_rows = [(r["step"], r["state"]) for r in status["timeline"]]
+        assert api_rows == [
+            ("get_ip", "completed"),
+            ("timer", "fired"),
+            ("get_location_info", "completed"),
+            ("greeting", "completed"),
+        ]
+        assert [r["text"] for r in status["timeline"]] == [
+            page.inner_text(f"#timeline li:nth-child({i}) .step-text") for i in range(1, 5)
+        ]
+        get_ip = status["timeline"][0]
+        assert get_ip["result"] == EXPECTED_IP and get_ip["attempt"] == 1
+        assert 0 <= get_ip["duration_seconds"] < 2 and not get_ip.get("from_history")
+        assert status["standin_calls"] == {
+            "get_ip": n_ip,
+            "get_location_info": n_geo,
+            "started": calls_before["started"],
+        }
+        assert status["standin_calls_at_start"] == calls_before  # counted before the run began
+        code, lights = http("GET", f"{hello.url}/api/lights")
+        assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
+        assert light(page, "worker") == lights["worker"]["text"]
+        assert page.get_attribute("#timeline", "aria-live") == "polite"
+        for which in ("temporal", "worker"):  # the lights' words are announced, not their detail
+            assert page.get_attribute(f"#light-{which} .light-text", "aria-live") == "polite"
+            assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
+
+    hands = Hands(hello)  # the session's pieces: the run's history
+    play(DEMOS["demo-2"], PageDriver(page, hands), hooks={TIMER_WAITING: counting, GREETING: done})
     assert page.errors == []
     page.close()
 
@@ -146,13 +123,10 @@ def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
 
 
 def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
-    browser, tmp_path, shots
+    browser, restartable, shots
 ):
-    server = DevServer(tmp_path, namespaces=("timeline-4",)).start()
-    stage = HelloStage(server, "timeline-4")
-
     def unreachable(run, page):
-        code, lights = http("GET", f"{stage.url}/api/lights")
+        code, lights = http("GET", f"{restartable.url}/api/lights")
         assert code == 200 and lights["temporal"]["on"] is False
         countdown = page.locator("#timeline li[data-step='timer'] .countdown")
         first = countdown.inner_text()
@@ -160,16 +134,12 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
         assert countdown.inner_text() != first, "the timer keeps counting with the server down"
         page.screenshot(path=str(shots / "timeline-demo4-server-down.png"), full_page=True)
 
-    try:
-        driver = driven(browser, stage, "demo-4")
-        play(DEMOS["demo-4"], driver, "interrupt", {UNREACHABLE: unreachable})
-        assert driver.page.errors == []
-        for proc in stage.procs:  # the lights asked all along: never a traceback
-            assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-        driver.page.close()
-    finally:
-        stage.stop()
-        server.stop()
+    driver = driven(browser, restartable, "demo-4")
+    play(DEMOS["demo-4"], driver, "interrupt", {UNREACHABLE: unreachable})
+    assert driver.page.errors == []
+    for proc in restartable.procs:  # the lights asked all along: never a traceback
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    driver.page.close()
 
 
 def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
