@@ -2,18 +2,12 @@
 what the run must show afterwards. The drivers differ on purpose: the JSON API and the processes
 (StageDriver), the page with the processes or with its stage panel (PageDriver, Panel).
 
-play(DEMOS["demo-3"], driver) runs one, the same way for every driver:
-
-1. with the bug (demo 5), the README's edit ships and the worker restarts: edit(True), stop, start;
-2. start_run(scenario) types the name and the timer's seconds: the run's id (moment STARTED);
-3. at `at` (TIMER_WAITING), stop(piece, how): Ctrl-C ("interrupt") or kill -9 ("kill");
-4. wait(run, broken, scenario): what the run shows while it is broken;
-5. (with `down_until_due`, once the timer is due) the fix, then start(piece) again;
-6. wait(run, GREETING, scenario): the greeting, and what every run of the scenario shows then.
-
-wait() returns what the driver saw (the API's status, the page); play() hands it to the test's
-hook for that moment, `hooks={NO_WORKER: check}`: a hook(run, seen) asserts, takes a
-screenshot, saves the history.
+play(DEMOS["demo-3"], driver) runs one, the same way for every driver: (with the bug: edit(True)
+and the worker restarted), start_run(), wait(at) then stop(piece, how), wait(broken), (once the
+timer is due, with `down_until_due`; with the bug, edit(False)) start(piece), wait(GREETING).
+Each wait() returns what the driver saw (the API's status, the page) and checks what every run
+of the scenario shows then; play() hands it to the test's hook for that moment, if any
+(`hooks={At.NO_WORKER: check}`): a hook(run, seen) asserts, takes a screenshot, saves a history.
 """
 
 from __future__ import annotations
@@ -27,13 +21,16 @@ from pathlib import Path
 
 from maintainers import browser, harness
 
-# The moments of a run, as each driver tells them.
-STARTED = "started"  # the run began
-TIMER_WAITING = "timer waiting"  # get_ip done, the durable timer counting
-NO_WORKER = "no worker"  # the timer fired; no worker picks up the next task
-UNREACHABLE = "unreachable"  # the app cannot reach Temporal
-RETRYING = "retrying"  # get_location_info failed `failures` times; Temporal retries it
-GREETING = "greeting"  # completed, with the greeting
+
+class At:
+    """The moments of a run, as each driver tells them."""
+
+    STARTED = "started"  # the run began
+    TIMER_WAITING = "timer waiting"  # get_ip done, the durable timer counting
+    NO_WORKER = "no worker"  # the timer fired; no worker picks up the next task
+    UNREACHABLE = "unreachable"  # the app cannot reach Temporal
+    RETRYING = "retrying"  # get_location_info failed `failures` times; Temporal retries it
+    GREETING = "greeting"  # completed, with the greeting
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class Scenario:
     piece: str | None = None  # what breaks: "worker", "server", "standin"
     hows: tuple[str, ...] = ("interrupt",)  # how: the README's first; "kill" is kill -9
     bug: bool = False  # the README's edit (demo 5) ships before the run and is fixed after
-    at: str | None = TIMER_WAITING  # when the piece breaks (with the bug: before the run)
+    at: str | None = At.TIMER_WAITING  # when the piece breaks (with the bug: before the run)
     broken: str | None = None  # what the run shows while it is broken
     failures: int = 0  # at RETRYING: get_location_info's failed attempts
     down_until_due: bool = False  # the piece stays down until the timer is due
@@ -62,13 +59,13 @@ DEMOS = {
         Scenario("demo-2", "Grace", 3),  # nothing breaks: the page counts the timer down
         # About a second when idle, 3.4 s seen on two busy cores; a sticky queue would hold
         # the task 10 s (worker.py: max_cached_workflows=0).
-        Scenario("demo-3", "Linus", 4, "worker", ("interrupt", "kill"), broken=NO_WORKER,
+        Scenario("demo-3", "Linus", 4, "worker", ("interrupt", "kill"), broken=At.NO_WORKER,
                  from_history=("get_ip",), within=8),
-        Scenario("demo-4", "Margaret", 6, "server", ("interrupt", "kill"), broken=UNREACHABLE,
+        Scenario("demo-4", "Margaret", 6, "server", ("interrupt", "kill"), broken=At.UNREACHABLE,
                  down_until_due=True),
-        Scenario("demo-5", "Barbara", 0, "worker", bug=True, at=None, broken=RETRYING, failures=3,
-                 from_history=("get_ip",), within=10),
-        Scenario("bonus", "Katherine", 2, "standin", broken=RETRYING, failures=3, within=10),
+        Scenario("demo-5", "Barbara", 0, "worker", bug=True, at=None, broken=At.RETRYING,
+                 failures=3, from_history=("get_ip",), within=10),
+        Scenario("bonus", "Katherine", 2, "standin", broken=At.RETRYING, failures=3, within=10),
         Scenario("two-workers", "Alan", 3, "worker", restored=False, workers=2,
                  from_history=None, history=False),
     ]
@@ -89,8 +86,8 @@ def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | N
     shipped, restored = False, None
 
     def reached(moment: str) -> None:
-        seen = None if moment == STARTED else driver.wait(played.run, moment, s)
-        if moment == GREETING and restored is not None:  # before the hook's own checks
+        seen = None if moment == At.STARTED else driver.wait(played.run, moment, s)
+        if moment == At.GREETING and restored is not None:  # before the hook's own checks
             played.recovery = time.monotonic() - restored
         if moment in hooks:
             hooks[moment](played.run, seen)
@@ -102,7 +99,7 @@ def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | N
             driver.start("worker")
         started = time.monotonic()
         played = Played(driver.start_run(s))
-        reached(STARTED)
+        reached(At.STARTED)
         if s.at:
             reached(s.at)
         if s.at and s.piece:
@@ -117,18 +114,12 @@ def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | N
                 driver.stop("worker", "interrupt")
             restored = time.monotonic()
             driver.start(s.piece)
-        reached(GREETING)
+        reached(At.GREETING)
         assert time.monotonic() - started >= s.seconds, "the greeting came before the timer"
         return played
     finally:
         if shipped:  # a scenario that failed leaves no bug behind
             driver.edit(False)
-
-
-def done_rows(s: Scenario) -> list[list[str]]:
-    """The page's timeline once the greeting is there: (step, state word) per row."""
-    timer = [["durable timer", "fired"]] if s.seconds else []
-    return [["get_ip", "done"], *timer, ["get_location_info", "done"], ["greeting", "done"]]
 
 
 def completed_once(events: list[dict]) -> None:
@@ -195,19 +186,19 @@ class StageDriver(Hands):
     def wait(self, run: str, moment: str, s: Scenario):
         """The run's status (the API's JSON) once it shows the moment."""
         stage = self.stage
-        if moment == TIMER_WAITING:
+        if moment == At.TIMER_WAITING:
             stage.wait_for_event(run, "TIMER_STARTED")
-        elif moment == NO_WORKER:
+        elif moment == At.NO_WORKER:
             stage.wait_for_event(run, "TIMER_FIRED", timeout=10)
             return stage.wait_progress(run, lambda p: p.get("waiting_for_worker"), timeout=15)
-        elif moment == UNREACHABLE:
+        elif moment == At.UNREACHABLE:
             code, status = stage.status(run)  # at once: no traceback, no 500
             assert code == 503 and status["status"] == "UNREACHABLE", status
             return status
-        elif moment == RETRYING:
+        elif moment == At.RETRYING:
             failed = lambda p: p.get("attempt", 0) > s.failures  # noqa: E731
             return stage.wait_progress(run, failed, timeout=20)
-        elif moment == GREETING:
+        elif moment == At.GREETING:
             return self._greeting(run, s)
         return stage.status(run)[1]
 
@@ -229,11 +220,12 @@ class StageDriver(Hands):
 
 
 class PageDriver:
-    """The page in Chromium: it starts each run, and tells each moment by its rows and lights.
-    The pieces break and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
+    """The page in Chromium: it starts each run, and tells each moment by its rows and lights
+    (with `shots`, a screenshot of each there: PREFIX-demo-3-no-worker.png). The pieces break
+    and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
 
-    def __init__(self, page, hands):
-        self.page, self.hands = page, hands
+    def __init__(self, page, hands, shots: Path | None = None, prefix: str = "page"):
+        self.page, self.hands, self.shots, self.prefix = page, hands, shots, prefix
 
     def __getattr__(self, name: str):  # stop, start, edit, history: the hands'
         return getattr(self.hands, name)
@@ -246,26 +238,37 @@ class PageDriver:
 
     def wait(self, run: str, moment: str, s: Scenario):
         page = self.page
-        if moment == TIMER_WAITING:
+        if moment == At.TIMER_WAITING:
             browser.wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-        elif moment == NO_WORKER:
+        elif moment == At.NO_WORKER:
             browser.wait_rows(page, [["get_ip", "done"], ["durable timer", "fired"]], timeout=10)
             browser.wait_light(page, "worker", "Worker: none polling", timeout=10)
             assert page.get_attribute("#light-worker", "data-on") == "false"
-        elif moment == UNREACHABLE:
+            assert browser.light(page, "temporal") == "Temporal: reachable"
+        elif moment == At.UNREACHABLE:
             browser.wait_light(page, "temporal", "Temporal: unreachable")
             assert page.get_attribute("#light-worker", "data-on") == "unknown"
-        elif moment == RETRYING:
+            assert page.inner_text("#status-line") == "Temporal is unreachable"
+            countdown = page.locator("#timeline li[data-step='timer'] .countdown")
+            first = countdown.inner_text()
+            page.wait_for_timeout(1200)
+            assert countdown.inner_text() != first, "the timer counts with the server down"
+        elif moment == At.RETRYING:
             what = f"{s.failures} failed attempts on the page"
             harness.wait_for(lambda: self.failures().count() >= s.failures, 25, 0.2, what)
-        elif moment == GREETING:
+        elif moment == At.GREETING:
             self._greeting(run, s)
+        if self.shots:
+            name = f"{self.prefix}-{s.key}-{moment.replace(' ', '-')}.png"
+            page.screenshot(path=str(self.shots / name), full_page=True)
         return page
 
     def _greeting(self, run: str, s: Scenario) -> None:
         page = self.page
         page.locator("#result").wait_for(state="visible", timeout=40000)
-        browser.wait_rows(page, done_rows(s))
+        timer = [["durable timer", "fired"]] if s.seconds else []
+        done = [["get_ip", "done"], *timer, ["get_location_info", "done"], ["greeting", "done"]]
+        browser.wait_rows(page, done)
         browser.wait_light(page, "temporal", "Temporal: reachable")
         browser.wait_light(page, "worker", "Worker: polling")
         for step in ("get_ip", "get_location_info"):
@@ -275,6 +278,15 @@ class PageDriver:
             elif s.from_history is not None:
                 assert "from the history" not in text, text
         completed_once(self.history(run))
+
+
+def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, **shots):
+    """The scenario's pieces started (StageDriver), then the page open, both its lights on."""
+    hands = StageDriver(stage, s, copy_to)
+    page = browser.open_page(chromium, stage.url)
+    browser.wait_light(page, "temporal", "Temporal: reachable")
+    browser.wait_light(page, "worker", "Worker: polling")
+    return PageDriver(page, hands, **shots)
 
 
 class Panel(Hands):

@@ -7,18 +7,7 @@ import os
 
 import pytest
 
-# The tests import these from here.
-from maintainers.browser import (  # noqa: F401
-    CHROMIUM,
-    FLAGS,
-    light,
-    open_page,
-    row_text,
-    rows,
-    start_run,
-    wait_light,
-    wait_rows,
-)
+from maintainers.browser import CHROMIUM, FLAGS  # noqa: F401 (the tests import them from here)
 
 
 def require_chromium() -> str:

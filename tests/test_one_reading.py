@@ -13,15 +13,10 @@ import time
 import psutil
 import pytest
 
-from browser import (
-    light,
-    open_page,
-    require_chromium,
-    start_run,
-    wait_light,
-    wait_rows,
-)
+from browser import require_chromium
+from maintainers.browser import light, open_page, start_run, wait_light, wait_rows
 from maintainers.harness import TEMPORAL, DevServer, HelloStage, wait_for
+from maintainers.scenarios import DEMOS, At, page_driver, play
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
@@ -132,27 +127,25 @@ RECORD = """() => {
 
 def test_the_lights_never_contradict_the_greeting_or_the_status_line(browser, scenario):
     """Demo 3 with kill -9: red while no worker takes the task; green with the greeting."""
-    scenario.start_standin()
-    worker = scenario.start_worker()
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    wait_light(page, "worker", "Worker: polling")
-    start_run(page, "Linus", 3)
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    page.evaluate(RECORD)
-    worker.kill()
-    page.wait_for_function(
-        "document.getElementById('status-line').textContent.includes('no worker')", timeout=15000
-    )
-    scenario.start_worker()
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    page.wait_for_timeout(2500)  # and a while after it
-    moments = page.evaluate("window.moments")
-    for moment in moments:
-        assert not (moment["greeting"] and moment["worker"] != "true"), moments
-        no_worker = "no worker is picking up work" in moment["status"]
-        assert not (no_worker and moment["worker"] == "true"), moments
-    assert any(m["worker"] == "false" and "no worker" in m["status"] for m in moments)
+    driver = page_driver(browser, scenario, DEMOS["demo-3"])
+    page = driver.page
+
+    def no_worker(run, _):
+        said = "document.getElementById('status-line').textContent.includes('no worker')"
+        page.wait_for_function(said, timeout=15000)
+
+    def done(run, _):
+        page.wait_for_timeout(2500)  # and a while after it
+        moments = page.evaluate("window.moments")
+        for moment in moments:
+            assert not (moment["greeting"] and moment["worker"] != "true"), moments
+            no_worker = "no worker is picking up work" in moment["status"]
+            assert not (no_worker and moment["worker"] == "true"), moments
+        assert any(m["worker"] == "false" and "no worker" in m["status"] for m in moments)
+
+    record = lambda run, _: page.evaluate(RECORD)  # noqa: E731 (from the timer on)
+    hooks = {At.TIMER_WAITING: record, At.NO_WORKER: no_worker, At.GREETING: done}
+    play(DEMOS["demo-3"], driver, "kill", hooks)
     assert page.errors == []
     page.close()
 

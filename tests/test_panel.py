@@ -10,18 +10,10 @@ import shutil
 
 import pytest
 
-from browser import light, open_page, require_chromium, row_text, wait_light
+from browser import require_chromium
+from maintainers.browser import light, open_page, row_text, wait_light
 from maintainers.harness import REPO, DemoStage
-from maintainers.scenarios import (
-    DEMOS,
-    GREETING,
-    NO_WORKER,
-    RETRYING,
-    UNREACHABLE,
-    PageDriver,
-    Panel,
-    play,
-)
+from maintainers.scenarios import DEMOS, At, PageDriver, Panel, play
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
@@ -57,38 +49,20 @@ def page(browser, stage):
 
 @pytest.fixture
 def panel(page, stage, repo_copy, shots):
-    """The scenarios' driver: the page, and the panel's buttons; shot(name) saves the page."""
-    driver = PageDriver(page, Panel(page, stage, repo_copy))
-
-    def shot(name):
-        page.screenshot(path=str(shots / f"panel-{name}.png"), full_page=True)
-
-    driver.shot = shot
-    return driver
+    """The scenarios' driver: the page, and the panel's buttons; a screenshot at each moment."""
+    return PageDriver(page, Panel(page, stage, repo_copy), shots, prefix="panel")
 
 
 def test_demo_3_kill_the_worker_from_the_panel_while_the_timer_waits(panel):
-    def no_worker(run, page):  # the timer fired in Temporal with no worker; its light is out
-        assert light(page, "temporal") == "Temporal: reachable"
-        panel.shot("demo3-worker-killed")
-
-    # kill -9 from the panel, start it again: get_ip comes from the history.
-    hooks = {NO_WORKER: no_worker, GREETING: lambda run, page: panel.shot("demo3-done")}
-    play(DEMOS["demo-3"], panel, "kill", hooks)
+    # kill -9 from the panel; the timer fires in Temporal with no worker, its light goes out;
+    # start it again: get_ip comes from the history.
+    play(DEMOS["demo-3"], panel, "kill")
 
 
 def test_demo_4_stop_the_server_from_the_panel_and_start_it_again(panel):
-    def unreachable(run, page):
-        assert page.inner_text("#status-line") == "Temporal is unreachable"
-        countdown = page.locator("#timeline li[data-step='timer'] .countdown")
-        before = countdown.inner_text()
-        page.wait_for_timeout(1200)
-        assert countdown.inner_text() != before, "the timer keeps counting while the server is down"
-        panel.shot("demo4-server-down")
-
-    # Ctrl-C from the panel, start it again on the same database: the same worker throughout.
-    hooks = {UNREACHABLE: unreachable, GREETING: lambda run, page: panel.shot("demo4-done")}
-    play(DEMOS["demo-4"], panel, "interrupt", hooks)
+    # Ctrl-C from the panel: the Temporal light goes out, the timer keeps counting; start it
+    # again on the same database: the same worker throughout.
+    play(DEMOS["demo-4"], panel, "interrupt")
 
 
 def test_demo_5_a_bug_then_the_fix_restarting_the_worker_from_the_panel(panel):
@@ -97,11 +71,9 @@ def test_demo_5_a_bug_then_the_fix_restarting_the_worker_from_the_panel(panel):
         assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
         state = page.get_attribute("#timeline li[data-step='get_location_info']", "data-state")
         assert state in ("retrying", "running")
-        panel.shot("demo5-retrying")
 
     # The edit in the stage's copy, the worker restarted from the panel, before and after the fix.
-    hooks = {RETRYING: retrying, GREETING: lambda run, page: panel.shot("demo5-done")}
-    play(DEMOS["demo-5"], panel, hooks=hooks)
+    play(DEMOS["demo-5"], panel, hooks={At.RETRYING: retrying})
 
 
 def test_bonus_stop_and_start_the_stand_in_from_the_panel(panel):
@@ -109,13 +81,11 @@ def test_bonus_stop_and_start_the_stand_in_from_the_panel(panel):
         assert "Stand-in services: down" in row_text(page, "get_location_info")
         assert "Stand-in" not in row_text(page, "timer")
         assert light(page, "worker") == "Worker: polling"
-        panel.shot("bonus-network-down")
 
     def done(run, page):
         # The stand-in started afresh: it answered get_location_info once, and get_ip never.
         since = "Stand-in restarted after this step; it has answered get_ip 0 times since"
         assert since in row_text(page, "get_ip")
         assert "get_location_info 1 time since it started" in row_text(page, "get_location_info")
-        panel.shot("bonus-done")
 
-    play(DEMOS["bonus"], panel, hooks={RETRYING: retrying, GREETING: done})
+    play(DEMOS["bonus"], panel, hooks={At.RETRYING: retrying, At.GREETING: done})

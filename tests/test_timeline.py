@@ -8,26 +8,10 @@ import time
 
 import pytest
 
-from browser import (
-    light,
-    open_page,
-    require_chromium,
-    row_text,
-    wait_light,
-)
+from browser import require_chromium
+from maintainers.browser import light, open_page, row_text, wait_light
 from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION, DevServer, HelloStage, http
-from maintainers.scenarios import (
-    DEMOS,
-    GREETING,
-    NO_WORKER,
-    RETRYING,
-    TIMER_WAITING,
-    UNREACHABLE,
-    Hands,
-    PageDriver,
-    StageDriver,
-    play,
-)
+from maintainers.scenarios import DEMOS, At, Hands, PageDriver, page_driver, play
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
@@ -44,7 +28,6 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
         assert f"{EXPECTED_IP} in " in row_text(page, "get_ip")
         countdown = page.locator("#timeline li[data-step='timer'] .countdown")
         assert re.fullmatch(r"Fires in [123] s .*", countdown.inner_text())
-        page.screenshot(path=str(shots / "timeline-timer.png"), full_page=True)
         first = countdown.inner_text()
         page.wait_for_timeout(1100)
         assert countdown.inner_text() != first, "the countdown moves between answers"
@@ -56,7 +39,6 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
         n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
         assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
         assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
-        page.screenshot(path=str(shots / "timeline-done.png"), full_page=True)
 
         # The JSON API says what the page shows.
         code, status = hello.status(run)
@@ -89,35 +71,26 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
             assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
 
     hands = Hands(hello)  # the session's pieces: the run's history
-    play(DEMOS["demo-2"], PageDriver(page, hands), hooks={TIMER_WAITING: counting, GREETING: done})
+    play(
+        DEMOS["demo-2"],
+        PageDriver(page, hands, shots),
+        hooks={At.TIMER_WAITING: counting, At.GREETING: done},
+    )
     assert page.errors == []
     page.close()
-
-
-def driven(browser, stage: HelloStage, key: str, copy_to=None) -> PageDriver:
-    """The scenario's pieces started (StageDriver), then the page open, its lights on."""
-    hands = StageDriver(stage, DEMOS[key], copy_to)
-    page = open_page(browser, stage.url)
-    wait_light(page, "temporal", "Temporal: reachable")
-    wait_light(page, "worker", "Worker: polling")
-    return PageDriver(page, hands)
 
 
 def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
     browser, scenario, shots
 ):
-    driver = driven(browser, scenario, "demo-3")
+    driver = page_driver(browser, scenario, DEMOS["demo-3"], shots=shots)
     page = driver.page
-
-    def no_worker(run, _):  # the timer fired with no worker; the light says nobody polls
-        assert light(page, "temporal") == "Temporal: reachable"
-        page.screenshot(path=str(shots / "timeline-demo3-no-worker.png"), full_page=True)
 
     def restarted(run, _):  # get_ip taken from the history, get_location_info run
         assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
-        page.screenshot(path=str(shots / "timeline-demo3-restarted.png"), full_page=True)
 
-    play(DEMOS["demo-3"], driver, "kill", {NO_WORKER: no_worker, GREETING: restarted})
+    # The timer fires with no worker: the light says nobody polls, the Temporal light stays on.
+    play(DEMOS["demo-3"], driver, "kill", {At.GREETING: restarted})
     assert page.errors == []
     page.close()
 
@@ -125,17 +98,12 @@ def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
 def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
     browser, restartable, shots
 ):
-    def unreachable(run, page):
+    def unreachable(run, page):  # and the timer keeps counting on the page: the driver's check
         code, lights = http("GET", f"{restartable.url}/api/lights")
         assert code == 200 and lights["temporal"]["on"] is False
-        countdown = page.locator("#timeline li[data-step='timer'] .countdown")
-        first = countdown.inner_text()
-        page.wait_for_timeout(1200)
-        assert countdown.inner_text() != first, "the timer keeps counting with the server down"
-        page.screenshot(path=str(shots / "timeline-demo4-server-down.png"), full_page=True)
 
-    driver = driven(browser, restartable, "demo-4")
-    play(DEMOS["demo-4"], driver, "interrupt", {UNREACHABLE: unreachable})
+    driver = page_driver(browser, restartable, DEMOS["demo-4"], shots=shots)
+    play(DEMOS["demo-4"], driver, "interrupt", {At.UNREACHABLE: unreachable})
     assert driver.page.errors == []
     for proc in restartable.procs:  # the lights asked all along: never a traceback
         assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
@@ -145,12 +113,11 @@ def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
 def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     browser, scenario, tmp_path, shots
 ):
-    driver = driven(browser, scenario, "demo-5", copy_to=tmp_path)
+    driver = page_driver(browser, scenario, DEMOS["demo-5"], tmp_path, shots=shots)
 
     def retrying(run, page):
         texts = driver.failures().all_inner_texts()
         assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
-        page.screenshot(path=str(shots / "timeline-demo5-retrying.png"), full_page=True)
         code, status = scenario.status(run)
         row = status["timeline"][-1]
         assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
@@ -171,7 +138,7 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
             "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
         )
 
-    play(DEMOS["demo-5"], driver, hooks={RETRYING: retrying})  # then the fix, the worker restarted
+    play(DEMOS["demo-5"], driver, hooks={At.RETRYING: retrying})  # the fix, the worker restarted
     assert driver.page.errors == []
     driver.page.close()
 
