@@ -41,11 +41,11 @@ class Scenario:
     piece: str | None = None  # what breaks: "worker", "server", "standin"
     hows: tuple[str, ...] = ("interrupt",)  # how: the README's first; "kill" is kill -9
     bug: bool = False  # the README's edit (demo 5) ships before the run and is fixed after
-    at: str | None = At.TIMER_WAITING  # when the piece breaks (with the bug: before the run)
+    at: str | None = At.TIMER_WAITING  # when it breaks (bug: before the run; no piece: shows)
     broken: str | None = None  # what the run shows while it is broken
     failures: int = 0  # at RETRYING: get_location_info's failed attempts
     down_until_due: bool = False  # the piece stays down until the timer is due
-    restored: bool = True  # the piece starts again (with the bug: fixed)
+    restored: bool = True  # what restores it: the piece started again (the bug: fixed first)
     workers: int = 1
     from_history: tuple[str, ...] | None = ()  # the steps a restarted worker did not run again
     within: float | None = None  # restore to greeting, in seconds (room for two busy cores)
