@@ -506,6 +506,13 @@ class DemoStage:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['app']}"
 
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.ports['server']}"
+
+    def history(self, workflow_id: str) -> list[dict]:
+        return history(self, workflow_id, "default")
+
     def pieces(self) -> dict[str, dict]:
         code, body = http("GET", f"{self.url}/api/stage")
         assert code == 200, body

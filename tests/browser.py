@@ -8,7 +8,6 @@ import os
 import pytest
 
 from maintainers.browser import CHROMIUM, FLAGS  # noqa: F401 (the tests import them from here)
-from maintainers.harness import wait_for
 
 
 def require_chromium() -> str:
@@ -31,48 +30,3 @@ def launched():
         )
         yield browser
         browser.close()
-
-
-# --- the page, as the tests read it ------------------------------------------------------
-
-
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.errors = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.goto(url)
-    return page
-
-
-def start_run(page, name, sleep):
-    page.fill("#name", name)
-    page.click("text=Show Demo Options")
-    page.fill("#sleep-seconds", str(sleep))
-    page.click("text=Get Greeting")
-    page.wait_for_function("new URLSearchParams(location.search).get('run')")
-    return page.evaluate("new URLSearchParams(location.search).get('run')")
-
-
-def rows(page) -> list[tuple[str, str]]:
-    """The timeline as the page shows it: (step, state word) per row."""
-    return page.eval_on_selector_all(
-        "#timeline li",
-        "items => items.map(li => [li.querySelector('.step-name').textContent,"
-        " li.querySelector('.step-state').textContent])",
-    )
-
-
-def row_text(page, step: str) -> str:
-    return page.inner_text(f"#timeline li[data-step='{step}']")
-
-
-def wait_rows(page, expected, timeout=20):
-    wait_for(lambda: rows(page) == expected, timeout, 0.1, f"timeline rows {expected}")
-
-
-def light(page, which: str) -> str:
-    return page.inner_text(f"#light-{which} .light-text")
-
-
-def wait_light(page, which, text, timeout=15):
-    wait_for(lambda: light(page, which) == text, timeout, 0.1, f"{which} light {text!r}")

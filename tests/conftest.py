@@ -1,9 +1,12 @@
 """One real Temporal dev server per test process, on free ports, in a temp dir."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from maintainers import harness
-from maintainers.harness import SCENARIO_NAMESPACES, HelloStage, LocalServer
+from maintainers.harness import SCENARIO_NAMESPACES, DevServer, HelloStage, LocalServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,3 +48,31 @@ def scenario(temporal_server, scenario_namespace):
     stage = HelloStage(temporal_server, scenario_namespace)
     yield stage
     stage.stop()
+
+
+@pytest.fixture
+def restartable(tmp_path):
+    """A hello-ip stage on a dev server of its own, which the test stops and starts again
+    (stage.server: demo 4); the test starts its pieces."""
+    server = DevServer(tmp_path, namespaces=("restartable",)).start()
+    stage = HelloStage(server, "restartable")
+    yield stage
+    stage.stop()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, for a module of page tests (each skips itself without one)."""
+    from browser import launched
+
+    with launched() as browser:
+        yield browser
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Where a test's screenshots go: $TIMELINE_SCREENSHOTS when set."""
+    folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

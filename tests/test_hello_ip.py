@@ -3,7 +3,6 @@
 import asyncio
 import os
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -18,7 +17,6 @@ from maintainers.harness import (
     HELLO_DIR,
     HelloStage,
     LocalServer,
-    event_types,
     expected_greeting,
     free_port,
     http,
@@ -107,39 +105,6 @@ def test_each_piece_prints_the_start_line_the_readme_shows(hello):
     assert "Ctrl-C" not in standin.lines()[0]
     assert_matches_readme("hello-worker-start", worker.lines()[:1])
     assert_matches_readme("app-start", app.lines()[:1])
-
-
-def test_sleep_0_greets_at_once(hello):
-    workflow_id = hello.post("Ada", 0)
-    started = time.monotonic()
-    done = hello.wait_done(workflow_id, timeout=15)
-    assert time.monotonic() - started < 5
-    assert done["status"] == "COMPLETED"
-    assert done["result"] == {
-        "name": "Ada",
-        "ip": EXPECTED_IP,
-        "location": EXPECTED_LOCATION,
-        "greeting": expected_greeting("Ada"),
-    }
-    assert_matches_readme("greeting", done["result"]["greeting"])
-    types = event_types(hello.history(workflow_id))
-    assert "TIMER_STARTED" not in types
-    assert types.count("ACTIVITY_TASK_COMPLETED") == 2
-
-
-def test_sleep_3_waits_on_a_durable_timer(hello):
-    started = time.monotonic()
-    workflow_id = hello.post("Grace", 3)
-    code, running = hello.status(workflow_id)
-    assert code == 200 and running["status"] == "RUNNING"
-    done = hello.wait_done(workflow_id, timeout=20)
-    assert time.monotonic() - started >= 3
-    assert done["result"]["greeting"] == expected_greeting("Grace")
-    events = hello.history(workflow_id)
-    types = event_types(events)
-    assert types.index("TIMER_STARTED") < types.index("TIMER_FIRED")
-    timer = next(e for e in events if e["eventType"] == "EVENT_TYPE_TIMER_STARTED")
-    assert timer["timerStartedEventAttributes"]["startToFireTimeout"] == "3s"
 
 
 def test_a_permanent_failure_ends_the_run_with_the_services_message(scenario):

@@ -13,25 +13,13 @@ import time
 import psutil
 import pytest
 
-from browser import (
-    launched,
-    light,
-    open_page,
-    require_chromium,
-    start_run,
-    wait_light,
-    wait_rows,
-)
+from browser import require_chromium
+from maintainers.browser import light, open_page, start_run, wait_light, wait_rows
 from maintainers.harness import TEMPORAL, DevServer, HelloStage, wait_for
+from maintainers.scenarios import DEMOS, At, page_driver, play
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 def seconds_until_light(page, which: str, text: str, timeout: float) -> float:
@@ -139,27 +127,25 @@ RECORD = """() => {
 
 def test_the_lights_never_contradict_the_greeting_or_the_status_line(browser, scenario):
     """Demo 3 with kill -9: red while no worker takes the task; green with the greeting."""
-    scenario.start_standin()
-    worker = scenario.start_worker()
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    wait_light(page, "worker", "Worker: polling")
-    start_run(page, "Linus", 3)
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    page.evaluate(RECORD)
-    worker.kill()
-    page.wait_for_function(
-        "document.getElementById('status-line').textContent.includes('no worker')", timeout=15000
-    )
-    scenario.start_worker()
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    page.wait_for_timeout(2500)  # and a while after it
-    moments = page.evaluate("window.moments")
-    for moment in moments:
-        assert not (moment["greeting"] and moment["worker"] != "true"), moments
-        no_worker = "no worker is picking up work" in moment["status"]
-        assert not (no_worker and moment["worker"] == "true"), moments
-    assert any(m["worker"] == "false" and "no worker" in m["status"] for m in moments)
+    driver = page_driver(browser, scenario, DEMOS["demo-3"])
+    page = driver.page
+
+    def no_worker(run, _):
+        said = "document.getElementById('status-line').textContent.includes('no worker')"
+        page.wait_for_function(said, timeout=15000)
+
+    def done(run, _):
+        page.wait_for_timeout(2500)  # and a while after it
+        moments = page.evaluate("window.moments")
+        for moment in moments:
+            assert not (moment["greeting"] and moment["worker"] != "true"), moments
+            no_worker = "no worker is picking up work" in moment["status"]
+            assert not (no_worker and moment["worker"] == "true"), moments
+        assert any(m["worker"] == "false" and "no worker" in m["status"] for m in moments)
+
+    record = lambda run, _: page.evaluate(RECORD)  # noqa: E731 (from the timer on)
+    hooks = {At.TIMER_WAITING: record, At.NO_WORKER: no_worker, At.GREETING: done}
+    play(DEMOS["demo-3"], driver, "kill", hooks)
     assert page.errors == []
     page.close()
 
@@ -188,29 +174,23 @@ def test_two_workers_take_turns_without_a_false_restart_then_one_takes_over(scen
     assert done["timeline"][2]["worker"] == identity(survivor)
 
 
-def test_a_late_timer_says_when_it_fired_and_when_it_was_due(tmp_path):
-    server = DevServer(tmp_path, namespaces=("late-timer",)).start()
-    stage = HelloStage(server, "late-timer")
-    try:
-        stage.start_all()
-        run = stage.post("Margaret", 3)
-        stage.wait_for_event(run, "TIMER_STARTED")
-        server.stop()
-        time.sleep(6)  # the timer is due while the service is down
-        server.restart()
-        done = stage.wait_done(run, timeout=40)
-        timer = done["timeline"][1]
-        assert timer["step"] == "timer" and timer["fired_after_seconds"] >= 6, timer
-        late = re.fullmatch(r"Fired after (\d+) s \(it was due at 3 s\)", timer["text"])
-        assert late and int(late[1]) == round(timer["fired_after_seconds"]), timer
-    finally:
-        stage.stop()
-        server.stop()
+def test_a_late_timer_says_when_it_fired_and_when_it_was_due(restartable):
+    stage, server = restartable, restartable.server
+    stage.start_all()
+    run = stage.post("Margaret", 3)
+    stage.wait_for_event(run, "TIMER_STARTED")
+    server.stop()
+    time.sleep(6)  # the timer is due while the service is down
+    server.restart()
+    done = stage.wait_done(run, timeout=40)
+    timer = done["timeline"][1]
+    assert timer["step"] == "timer" and timer["fired_after_seconds"] >= 6, timer
+    late = re.fullmatch(r"Fired after (\d+) s \(it was due at 3 s\)", timer["text"])
+    assert late and int(late[1]) == round(timer["fired_after_seconds"]), timer
 
 
-def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, tmp_path):
-    server = DevServer(tmp_path, namespaces=("paused",)).start()
-    stage = HelloStage(server, "paused")
+def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, restartable):
+    stage, server = restartable, restartable.server
     paused = False
     try:
         stage.start_all()
@@ -237,8 +217,6 @@ def test_a_paused_service_is_unreachable_on_the_page_not_a_slow_timer(browser, t
     finally:
         if paused:
             server.proc.popen.send_signal(signal.SIGCONT)
-        stage.stop()
-        server.stop()
 
 
 def test_an_error_from_while_temporal_was_down_goes_once_it_is_back(browser, tmp_path):

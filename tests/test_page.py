@@ -5,17 +5,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from browser import launched, require_chromium
+from browser import require_chromium
+from maintainers.browser import open_page, start_run
 from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -109,14 +104,8 @@ def test_the_app_stopped_mid_run_the_page_says_so_and_picks_the_run_up_again(bro
     scenario.start_standin()
     scenario.start_worker()
     app = scenario.start_app()
-    page = browser.new_page()
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(scenario.url)
-    page.fill("#name", "Grace")
-    page.click("text=Show Demo Options")
-    page.fill("#sleep-seconds", "4")
-    page.click("text=Get Greeting")
+    page = open_page(browser, scenario.url)
+    start_run(page, "Grace", 4)
     page.wait_for_function("document.querySelector('#status-line').textContent.includes('timer')")
     app.assert_clean_exit(app.interrupt())  # Ctrl-C in the app's terminal
 
@@ -132,5 +121,5 @@ def test_the_app_stopped_mid_run_the_page_says_so_and_picks_the_run_up_again(bro
     scenario.start_app()  # Up, Enter: the same port
     page.locator("#result").wait_for(state="visible", timeout=20000)
     assert page.inner_text("#greeting-line") == "Hello, Grace!"
-    assert errors == []
+    assert page.errors == []
     page.close()

@@ -3,51 +3,18 @@
 Screenshots go to $TIMELINE_SCREENSHOTS when set (else pytest's temporary folder).
 """
 
-import os
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
-from browser import (
-    launched,
-    light,
-    open_page,
-    require_chromium,
-    row_text,
-    rows,
-    start_run,
-    wait_light,
-    wait_rows,
-)
-from maintainers.harness import (
-    EXPECTED_IP,
-    EXPECTED_LOCATION,
-    HELLO_DIR,
-    DevServer,
-    HelloStage,
-    activity_counts,
-    http,
-    wait_for,
-)
+from browser import require_chromium
+from maintainers.browser import light, open_page, row_text, wait_light
+from maintainers.harness import EXPECTED_IP, EXPECTED_LOCATION, DevServer, HelloStage, http
+from maintainers.scenarios import DEMOS, At, Hands, PageDriver, page_driver, play
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browser, hello, shots):
@@ -56,64 +23,59 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
     page = open_page(browser, hello.url)
     wait_light(page, "temporal", "Temporal: reachable")
     wait_light(page, "worker", "Worker: polling")
-    run = start_run(page, "Ada", 3)
 
-    # get_ip done, then the timer counts down in a bar.
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    assert f"{EXPECTED_IP} in " in row_text(page, "get_ip")
-    countdown = page.locator("#timeline li[data-step='timer'] .countdown")
-    assert re.fullmatch(r"Fires in [123] s .*", countdown.inner_text())
-    page.screenshot(path=str(shots / "timeline-timer.png"), full_page=True)
-    first = countdown.inner_text()
-    page.wait_for_timeout(1100)
-    assert countdown.inner_text() != first, "the countdown moves between answers"
+    def counting(run, _):  # get_ip done, then the timer counts down in a bar
+        assert f"{EXPECTED_IP} in " in row_text(page, "get_ip")
+        countdown = page.locator("#timeline li[data-step='timer'] .countdown")
+        assert re.fullmatch(r"Fires in [123] s .*", countdown.inner_text())
+        first = countdown.inner_text()
+        page.wait_for_timeout(1100)
+        assert countdown.inner_text() != first, "the countdown moves between answers"
 
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    wait_rows(
-        page,
-        [["get_ip", "done"], ["durable timer", "fired"], ["get_location_info", "done"],
-         ["greeting", "done"]],
-    )  # fmt: skip
-    assert "Fired after 3 s" in row_text(page, "timer")
-    assert EXPECTED_LOCATION in row_text(page, "get_location_info")
-    # The stand-in's own count, beside the steps: this run made one call of each.
-    n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
-    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
-    assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
-    page.screenshot(path=str(shots / "timeline-done.png"), full_page=True)
+    def done(run, _):  # every row done, with the rows as the JSON API says them
+        assert "Fired after 3 s" in row_text(page, "timer")
+        assert EXPECTED_LOCATION in row_text(page, "get_location_info")
+        # The stand-in's own count, beside the steps: this run made one call of each.
+        n_ip, n_geo = calls_before["get_ip"] + 1, calls_before["get_location_info"] + 1
+        assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
+        assert "get_location_info 1 time for this run" in row_text(page, "get_location_info")
 
-    # The JSON API says what the page shows.
-    code, status = hello.status(run)
-    assert code == 200
-    api_rows = [(r["step"], r["state"]) for r in status["timeline"]]
-    assert api_rows == [
-        ("get_ip", "completed"),
-        ("timer", "fired"),
-        ("get_location_info", "completed"),
-        ("greeting", "completed"),
-    ]
-    assert [r["text"] for r in status["timeline"]] == [
-        page.inner_text(f"#timeline li:nth-child({i}) .step-text") for i in range(1, 5)
-    ]
-    get_ip = status["timeline"][0]
-    assert get_ip["result"] == EXPECTED_IP and get_ip["attempt"] == 1
-    assert 0 <= get_ip["duration_seconds"] < 2 and not get_ip.get("from_history")
-    assert status["standin_calls"] == {
-        "get_ip": n_ip,
-        "get_location_info": n_geo,
-        "started": calls_before["started"],
-    }
-    assert status["standin_calls_at_start"] == calls_before  # counted before the run began
-    code, lights = http("GET", f"{hello.url}/api/lights")
-    assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
-    assert light(page, "worker") == lights["worker"]["text"]
-    assert page.get_attribute("#timeline", "aria-live") == "polite"
-    for which in (
-        "temporal",
-        "worker",
-    ):  # the lights' words are announced, not their ticking detail
-        assert page.get_attribute(f"#light-{which} .light-text", "aria-live") == "polite"
-        assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
+        # The JSON API says what the page shows.
+        code, status = hello.status(run)
+        assert code == 200
+        api_rows = [(r["step"], r["state"]) for r in status["timeline"]]
+        assert api_rows == [
+            ("get_ip", "completed"),
+            ("timer", "fired"),
+            ("get_location_info", "completed"),
+            ("greeting", "completed"),
+        ]
+        assert [r["text"] for r in status["timeline"]] == [
+            page.inner_text(f"#timeline li:nth-child({i}) .step-text") for i in range(1, 5)
+        ]
+        get_ip = status["timeline"][0]
+        assert get_ip["result"] == EXPECTED_IP and get_ip["attempt"] == 1
+        assert 0 <= get_ip["duration_seconds"] < 2 and not get_ip.get("from_history")
+        assert status["standin_calls"] == {
+            "get_ip": n_ip,
+            "get_location_info": n_geo,
+            "started": calls_before["started"],
+        }
+        assert status["standin_calls_at_start"] == calls_before  # counted before the run began
+        code, lights = http("GET", f"{hello.url}/api/lights")
+        assert code == 200 and lights["temporal"]["on"] and lights["worker"]["on"]
+        assert light(page, "worker") == lights["worker"]["text"]
+        assert page.get_attribute("#timeline", "aria-live") == "polite"
+        for which in ("temporal", "worker"):  # the lights' words are announced, not their detail
+            assert page.get_attribute(f"#light-{which} .light-text", "aria-live") == "polite"
+            assert page.locator(f"#light-{which} .light-detail").get_attribute("aria-live") is None
+
+    hands = Hands(hello)  # the session's pieces: the run's history
+    play(
+        DEMOS["demo-2"],
+        PageDriver(page, hands, shots),
+        hooks={At.TIMER_WAITING: counting, At.GREETING: done},
+    )
     assert page.errors == []
     page.close()
 
@@ -121,127 +83,64 @@ def test_each_step_appears_as_the_history_grows_and_the_api_says_the_same(browse
 def test_demo_3_the_worker_light_goes_out_and_get_ip_comes_from_the_history(
     browser, scenario, shots
 ):
-    scenario.start_standin()
-    worker = scenario.start_worker()
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    wait_light(page, "worker", "Worker: polling")
-    run = start_run(page, "Linus", 3)
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-    worker.kill()  # kill -9
+    driver = page_driver(browser, scenario, DEMOS["demo-3"], shots=shots)
+    page = driver.page
 
-    # The timer fires with no worker; within seconds the light says nobody is polling.
-    wait_rows(page, [["get_ip", "done"], ["durable timer", "fired"]], timeout=10)
-    wait_light(page, "worker", "Worker: none polling", timeout=10)
-    assert page.get_attribute("#light-worker", "data-on") == "false"
-    assert light(page, "temporal") == "Temporal: reachable"
-    page.screenshot(path=str(shots / "timeline-demo3-no-worker.png"), full_page=True)
+    def restarted(run, _):  # get_ip taken from the history, get_location_info run
+        assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
 
-    scenario.start_worker()
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    wait_light(page, "worker", "Worker: polling")
-    assert "Taken from the history by a restarted worker: not run again" in row_text(page, "get_ip")
-    assert "from the history" not in row_text(page, "get_location_info")
-    assert "Stand-in answered get_ip 1 time for this run" in row_text(page, "get_ip")
-    page.screenshot(path=str(shots / "timeline-demo3-restarted.png"), full_page=True)
-    events = scenario.history(run)
-    assert activity_counts(events) == {"get_ip": 1, "get_location_info": 1}
-    assert activity_counts(events, "SCHEDULED") == {"get_ip": 1, "get_location_info": 1}
+    # The timer fires with no worker: the light says nobody polls, the Temporal light stays on.
+    play(DEMOS["demo-3"], driver, "kill", {At.GREETING: restarted})
     assert page.errors == []
     page.close()
 
 
 def test_demo_4_temporal_down_its_light_goes_out_and_the_timer_keeps_counting(
-    browser, tmp_path, shots
+    browser, restartable, shots
 ):
-    server = DevServer(tmp_path, namespaces=("timeline-4",)).start()
-    stage = HelloStage(server, "timeline-4")
-    try:
-        stage.start_all()
-        page = open_page(browser, stage.url)
-        wait_light(page, "temporal", "Temporal: reachable")
-        start_run(page, "Margaret", 6)
-        wait_rows(page, [["get_ip", "done"], ["durable timer", "waiting"]])
-        server.stop()
-        wait_light(page, "temporal", "Temporal: unreachable")
-        assert page.get_attribute("#light-worker", "data-on") == "unknown"
-        code, lights = http("GET", f"{stage.url}/api/lights")
+    def unreachable(run, page):  # and the timer keeps counting on the page: the driver's check
+        code, lights = http("GET", f"{restartable.url}/api/lights")
         assert code == 200 and lights["temporal"]["on"] is False
-        countdown = page.locator("#timeline li[data-step='timer'] .countdown")
-        first = countdown.inner_text()
-        page.wait_for_timeout(1200)
-        assert countdown.inner_text() != first, "the timer keeps counting with the server down"
-        page.screenshot(path=str(shots / "timeline-demo4-server-down.png"), full_page=True)
 
-        server.restart()
-        page.locator("#result").wait_for(state="visible", timeout=30000)
-        wait_light(page, "temporal", "Temporal: reachable")
-        assert rows(page)[-1] == ["greeting", "done"]
-        assert page.errors == []
-        for proc in stage.procs:  # the lights asked all along: never a traceback
-            assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
-        page.close()
-    finally:
-        stage.stop()
-        server.stop()
+    driver = page_driver(browser, restartable, DEMOS["demo-4"], shots=shots)
+    play(DEMOS["demo-4"], driver, "interrupt", {At.UNREACHABLE: unreachable})
+    assert driver.page.errors == []
+    for proc in restartable.procs:  # the lights asked all along: never a traceback
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    driver.page.close()
 
 
 def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
     browser, scenario, tmp_path, shots
 ):
-    copy = tmp_path / "hello-ip"
-    shutil.copytree(HELLO_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    activities = copy / "activities.py"
-    original = activities.read_text()
-    activities.write_text(original.replace("data['city']", "data['cty']"))
-    scenario.start_standin()
-    worker = scenario.start_worker(folder=copy)
-    scenario.start_app()
-    page = open_page(browser, scenario.url)
-    run = start_run(page, "Barbara", 0)
-    wait_for(
-        lambda: (
-            page.locator("#timeline li[data-step='get_location_info'] .step-failure").count() >= 3
-        ),
-        25,
-        0.2,
-        "three failed attempts on the page",
-    )
-    failures = page.locator("#timeline li[data-step='get_location_info'] .step-failure")
-    texts = failures.all_inner_texts()
-    assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
-    page.screenshot(path=str(shots / "timeline-demo5-retrying.png"), full_page=True)
-    code, status = scenario.status(run)
-    row = status["timeline"][-1]
-    assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
-    assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
+    driver = page_driver(browser, scenario, DEMOS["demo-5"], tmp_path, shots=shots)
 
-    # A restarted app saw none of the earlier errors: it says so (the history keeps the last one).
-    app = next(p for p in scenario.procs if p.name == "app.py")
-    app.assert_clean_exit(app.interrupt())
-    scenario.procs.remove(app)
-    scenario.start_app()
-    code, status = scenario.status(run)
-    failures = status["timeline"][-1]["failures"]
-    assert len(failures) >= 3 and failures[0]["error"] is None, failures
-    assert failures[-1]["error"] == "KeyError: 'cty'", failures
-    unseen = page.locator(
-        "#timeline li[data-step='get_location_info'] .step-failure", has_text="did not see"
-    )
-    unseen.first.wait_for(timeout=10000)
-    assert unseen.first.inner_text() == (
-        "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
-    )
+    def retrying(run, page):
+        texts = driver.failures().all_inner_texts()
+        assert texts[:3] == [f"Attempt {i} failed: KeyError: 'cty'" for i in (1, 2, 3)], texts
+        code, status = scenario.status(run)
+        row = status["timeline"][-1]
+        assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
+        assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
 
-    worker.assert_clean_exit(worker.interrupt())
-    activities.write_text(original)  # the fix
-    scenario.start_worker(folder=copy)
-    page.locator("#result").wait_for(state="visible", timeout=20000)
-    assert "Taken from the history" in row_text(page, "get_ip")
-    events = scenario.history(run)
-    assert activity_counts(events) == {"get_ip": 1, "get_location_info": 1}
-    assert page.errors == []
-    page.close()
+        # A restarted app saw none of the earlier errors: it says so (the history keeps the last).
+        app = next(p for p in scenario.procs if p.name == "app.py")
+        app.assert_clean_exit(app.interrupt())
+        scenario.procs.remove(app)
+        scenario.start_app()
+        code, status = scenario.status(run)
+        failures = status["timeline"][-1]["failures"]
+        assert len(failures) >= 3 and failures[0]["error"] is None, failures
+        assert failures[-1]["error"] == "KeyError: 'cty'", failures
+        unseen = driver.failures().filter(has_text="did not see")
+        unseen.first.wait_for(timeout=10000)
+        assert unseen.first.inner_text() == (
+            "Attempt 1 failed (the app did not see its error; Temporal keeps the last)"
+        )
+
+    play(DEMOS["demo-5"], driver, hooks={At.RETRYING: retrying})  # the fix, the worker restarted
+    assert driver.page.errors == []
+    driver.page.close()
 
 
 def test_the_runs_the_app_remembers_are_bounded():
