@@ -10,7 +10,7 @@ from workflow import TASK_QUEUE, GreetingInput, GreetingWorkflow
 def create_app() -> Flask:
     app = Flask(__name__)
     temporal = web.TemporalReader(TASK_QUEUE)  # one client, connected at start; reads runs once
-    web.plumbing(app, temporal)  # errors as JSON, the lights; under make demo, the stage panel
+    web.plumbing(app, temporal, GreetingWorkflow.run)  # JSON errors, the lights, the code view
 
     @app.get("/")
     def index():

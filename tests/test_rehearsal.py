@@ -172,8 +172,9 @@ class Rehearsal:
         page = self.page
         page.click("#reset-button")
         page.fill("#name", NAME)
-        if seconds:
+        if seconds and page.locator("#options").is_hidden():  # Reset keeps them open
             page.click("text=Show Demo Options")
+        if page.locator("#options").is_visible():  # and keeps the last demo's seconds
             page.fill("#sleep-seconds", str(seconds))
         page.click("text=Get Greeting")
         page.wait_for_function("new URLSearchParams(location.search).get('run')", timeout=10000)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -455,6 +456,7 @@ def timeline(
     """The run's steps so far, oldest first: each one a row, with the words the page shows."""
     rows: list[dict] = []
     steps: dict[int, dict] = {}  # activity and timer rows, by the event id that began them
+    owner: dict[int, int] = {}  # each event of a step: the index of its row
     for event in run.events:
         kind, when = event.event_type, ts(event.event_time)
         if kind == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -483,7 +485,7 @@ def timeline(
             row = steps[attrs.scheduled_event_id]
             row.update(state="failed", text=f"Failed for good: {failure_text(attrs.failure)}")
         elif kind == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            rows.append(replay_row(event.workflow_task_failed_event_attributes))
+            rows.append(replay_row(event.workflow_task_failed_event_attributes, owner))
         elif kind == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and replay_pending(rows):
             rows[-1].update(
                 state="replayed", worker=event.workflow_task_completed_event_attributes.identity
@@ -502,6 +504,8 @@ def timeline(
             words = "The run failed" if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED else words
             rows.append({"step": "greeting", "state": "completed" if done else "failed"})
             rows[-1]["text"] = words
+        if (begun := begun_by(event)) in steps:
+            owner[event.event_id] = next(i for i, r in enumerate(rows) if r is steps[begun])
     activities = [r for r in rows if "activity_id" in r]
     for pending in run.pending_activities:
         row = next((r for r in activities if r["activity_id"] == pending.activity_id), None)
@@ -522,12 +526,33 @@ def replay_pending(rows: list[dict]) -> bool:
     return bool(rows) and rows[-1]["step"] == "replay" and rows[-1]["state"] != "replayed"
 
 
-def replay_row(attrs) -> dict:
-    """A failed workflow task: in demo 6, the new code and the run's history disagree."""
+def begun_by(event) -> int:
+    """The id of the event that began the step an event belongs to (itself, for a step's
+    first event): an activity's Scheduled event, a timer's Started event."""
+    for name in ("activity_task_started", "activity_task_completed", "activity_task_failed",
+                 "activity_task_timed_out", "activity_task_canceled"):  # fmt: skip
+        if event.HasField(f"{name}_event_attributes"):
+            return getattr(event, f"{name}_event_attributes").scheduled_event_id
+    if event.HasField("timer_fired_event_attributes"):
+        return event.timer_fired_event_attributes.started_event_id
+    return event.event_id
+
+
+def replay_row(attrs, owner: dict[int, int] | None = None) -> dict:
+    """A failed workflow task: in demo 6, the new code and the run's history disagree.
+
+    The SDK's message names the event of the history where the new code expected something
+    else ("HistoryEvent(id: 11, TimerStarted)"): ``at_row`` is the timeline row of that
+    event's step (the page marks that step's line in the code view), ``event`` its words."""
     reported = demo_support.short_error(attrs.failure.message)
     if attrs.cause == MISMATCH:
         text = f"The code does not match the history: {reported}"
-        return {"step": "replay", "state": "mismatch", "text": text, "reported": reported}
+        row = {"step": "replay", "state": "mismatch", "text": text, "reported": reported}
+        if found := re.search(r"HistoryEvent\(id: (\d+), (\w+)\)", reported):
+            row["event"] = f"event {found[1]}, {found[2]}"
+            if (owner or {}).get(int(found[1])) is not None:
+                row["at_row"] = owner[int(found[1])]
+        return row
     text = f"A workflow task failed: {reported}"
     return {"step": "replay", "state": "task failed", "text": text, "reported": reported}
 

@@ -7,17 +7,23 @@
 * json_errors and serve: every error as JSON with its reason, one line in the
   terminal, and `python app.py --port ...` on a socket of its own.
 * status_routes: the lights and, under make demo, the stage panel.
+* code_view: the workflow's run method as the page shows it beside the timeline, read
+  once when the app starts, with the lines of each step (its activities, its timer, its
+  return) found in its syntax tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import hmac
+import inspect
 import json
 import logging
 import os
 import re
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,7 +35,15 @@ import demo_support
 from demo_support.page import run_view
 from demo_support.page.reader import TemporalReader, unreachable
 
-__all__ = ["TemporalReader", "new_workflow_id", "plumbing", "serve", "ui_link", "ui_url"]
+__all__ = [
+    "TemporalReader",
+    "code_view",
+    "new_workflow_id",
+    "plumbing",
+    "serve",
+    "ui_link",
+    "ui_url",
+]
 
 
 def ui_url(flag: str | None = None) -> str:
@@ -37,12 +51,73 @@ def ui_url(flag: str | None = None) -> str:
     return (flag or os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")).rstrip("/")
 
 
-def plumbing(app, temporal: TemporalReader) -> None:
+def plumbing(app, temporal: TemporalReader, run=None) -> None:
     """What the page needs beside app.py's routes: errors as JSON, the lights, the Web UI's
-    address (TEMPORAL_UI_URL, or --ui-url) and, under make demo, the stage panel."""
+    address (TEMPORAL_UI_URL, or --ui-url), the code view of ``run`` (the workflow's run
+    method, read now: the code this app started with) and, under make demo, the stage panel."""
     app.config["TEMPORAL_UI_URL"] = ui_url()
     json_errors(app)
     status_routes(app, temporal)
+    code = code_view(run) if run is not None else None
+    app.context_processor(lambda: {"code": code})
+
+
+def code_view(function) -> dict:
+    """A function's source as the page shows it: its lines (with their line numbers in the
+    file, the region markers left out), and the lines of each step in order: an activity
+    (by its name), the timer ("timer", a sleep) and the return ("greeting"), as the run's
+    timeline names them. A step's lines are the statement in the function's body that holds
+    it (an `if` around a timer included)."""
+    lines, first = inspect.getsourcelines(function)
+    source = textwrap.dedent("".join(lines))
+    tree = ast.parse(source).body[0]
+    start = first + tree.lineno - 1  # the def line (its decorators left out)
+    steps = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Return):
+            found = ["greeting"]
+        else:
+            calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)]
+            found = [s for s in map(_step, sorted(calls, key=_where)) if s]
+        for step in found[:1]:  # one step a statement (the first it holds)
+            steps.append(
+                {"step": step, "first": statement.lineno - 1 + first,
+                 "last": statement.end_lineno - 1 + first}
+            )  # fmt: skip
+    shown = [
+        {"number": first + i, "text": text.rstrip()}
+        for i, text in enumerate(source.splitlines())
+        if first + i >= start and not re.match(r"\s*# #(end)?region\b", text)
+    ]
+    while shown and not shown[-1]["text"]:
+        shown.pop()
+    for line in shown:
+        line["step"] = next(
+            (i for i, s in enumerate(steps) if s["first"] <= line["number"] <= s["last"]), None
+        )
+    file = os.path.basename(inspect.getsourcefile(function) or "")
+    return {"file": file, "name": function.__qualname__, "lines": shown, "steps": steps}
+
+
+def _where(node) -> tuple[int, int]:
+    return node.lineno, node.col_offset
+
+
+def _step(call: ast.Call) -> str | None:
+    """The timeline's name for what a call does: an activity's name, "timer", or None."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name.startswith(("execute_activity", "start_activity")) and call.args:
+        what = call.args[0]
+        if isinstance(what, ast.Attribute):
+            return what.attr
+        if isinstance(what, ast.Name):
+            return what.id
+        if isinstance(what, ast.Constant) and isinstance(what.value, str):
+            return what.value
+    if name == "sleep":
+        return "timer"
+    return None
 
 
 def ui_link(workflow_id: str = "") -> str:

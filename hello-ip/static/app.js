@@ -17,6 +17,7 @@ function clearOutput() {
   ["status", "result", "ui-link-line", "timeline-section"].forEach((id) => ($(id).hidden = true));
   $("timeline").replaceChildren();
   shownTimeline = "";
+  renderCode([], null);
   showError("");
 }
 
@@ -30,6 +31,7 @@ function showError(text, until = "") {
 function setOptionsVisible(visible) {
   $("options").hidden = !visible;
   $("toggle-options").textContent = visible ? "Hide Demo Options" : "Show Demo Options";
+  remember();
 }
 
 $("toggle-options").addEventListener("click", (event) => {
@@ -37,12 +39,62 @@ $("toggle-options").addEventListener("click", (event) => {
   setOptionsVisible($("options").hidden);
 });
 
+// The presenter's settings (the name being typed, the options and their seconds) survive a
+// reload of the tab (sessionStorage: this tab only); Reset clears the run and the name only.
+const KEPT = "hello-ip.page";
+
+function remember() {
+  const kept = {
+    name: $("name").value,
+    seconds: $("sleep-seconds").value,
+    options: !$("options").hidden,
+  };
+  try {
+    sessionStorage.setItem(KEPT, JSON.stringify(kept));
+  } catch (err) {
+    // storage refused (a private window's quota): the settings last until a reload
+  }
+}
+
+function restore() {
+  let kept = null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(KEPT) || "null");
+  } catch (err) {
+    kept = null;
+  }
+  if (!kept) return;
+  $("name").value = typeof kept.name === "string" ? kept.name : "";
+  if (typeof kept.seconds === "string") $("sleep-seconds").value = kept.seconds;
+  setOptionsVisible(kept.options === true);
+}
+
+// A name has at most 100 characters (the app refuses more, and says so): the page says it at
+// the limit rather than dropping what is typed past it.
+const NAME_MAX = 100;
+
+function checkName() {
+  const length = $("name").value.trim().length;
+  let text = "";
+  if (length > NAME_MAX) text = `${length} characters: ${NAME_MAX} characters at most`;
+  else if (length === NAME_MAX) text = `${NAME_MAX} characters at most: that is the limit`;
+  show("name-limit", text);
+  $("name").setAttribute("aria-invalid", String(length > NAME_MAX));
+}
+
+$("name").addEventListener("input", () => {
+  checkName();
+  remember();
+});
+$("sleep-seconds").addEventListener("input", remember);
+
 function reset() {
   currentRun = null;
   runLights = false;
   clearInterval(ticker);
-  form.reset();
-  setOptionsVisible(false);
+  $("name").value = ""; // the next person's name; the options and their seconds stay
+  checkName();
+  remember();
   clearOutput();
   $("get-greeting").disabled = false;
   history.replaceState(null, "", location.pathname);
@@ -202,6 +254,8 @@ function finish(workflowId) {
 }
 
 // A reload (or an app restart) shows the same run: its id is in the URL.
+restore();
+checkName();
 const params = new URLSearchParams(location.search);
 if (params.get("run")) {
   const id = params.get("run");
@@ -227,6 +281,9 @@ const STATE_WORDS = {
   completed: "done",
   fired: "fired",
   failed: "failed",
+  mismatch: "mismatch",
+  replayed: "replayed",
+  "task failed": "failed",
 };
 
 // What moves between two answers is left out of the key: the rows stay, their countdowns move.
@@ -243,11 +300,17 @@ function renderTimeline(data) {
     li.dataset.state = row.state;
     li.append(el("span", "step-name", row.step === "timer" ? "durable timer" : row.step));
     li.append(el("span", "step-state", STATE_WORDS[row.state] || row.state));
-    li.append(el("span", "step-text", row.text));
-    (row.failures || []).forEach((f) => {
-      const why = f.error ? `: ${f.error}` : " (the app did not see its error; Temporal keeps the last)";
-      li.append(el("span", "step-failure", `Attempt ${f.attempt} failed${why}`));
-    });
+    // A mismatch's full report is in the status line: here, where the history disagrees.
+    const short = row.state === "mismatch" && row.event;
+    li.append(el("span", "step-text", short ? `The code does not match the history at ${row.event}` : row.text));
+    if ((row.failures || []).length) {
+      const failures = el("span", "step-failures");
+      row.failures.forEach((f) => {
+        const why = f.error ? `: ${f.error}` : " (the app did not see its error; Temporal keeps the last)";
+        failures.append(el("span", "step-failure", `Attempt ${f.attempt} failed${why}`));
+      });
+      li.append(failures);
+    }
     if (row.countdown) {
       const left = el("span", "step-note countdown");
       left.dataset.row = index;
@@ -269,12 +332,14 @@ function renderTimeline(data) {
   });
   $("timeline").replaceChildren(...items);
   $("timeline-section").hidden = items.length === 0;
+  document.querySelectorAll(".step-failures").forEach((node) => (node.scrollTop = node.scrollHeight));
+  renderCode(rows, data.input);
   renderCountdowns();
 }
 
 function renderCountdowns() {
   const rows = (seen && seen.data.timeline) || [];
-  document.querySelectorAll("#timeline [data-row]").forEach((node) => {
+  document.querySelectorAll("#timeline [data-row], #code [data-row]").forEach((node) => {
     const countdown = (rows[Number(node.dataset.row)] || {}).countdown;
     if (!countdown) return;
     if (node.dataset.total) {
@@ -284,6 +349,128 @@ function renderCountdowns() {
     } else {
       node.textContent = countdownText(countdown);
     }
+  });
+}
+
+// The code view: the run method as the app read it (its lines, from the server), each step's
+// lines marked from the same timeline rows as the timeline: one reading, two views.
+const codeBlocks = []; // { step, lines: [li...] }, in the code's order
+document.querySelectorAll("#code li[data-block]").forEach((li) => {
+  const index = Number(li.dataset.block);
+  codeBlocks[index] = codeBlocks[index] || { step: li.dataset.step, lines: [] };
+  codeBlocks[index].lines.push(li);
+});
+
+// The timeline's rows matched to the code's steps in order (a step the code skipped, such
+// as the timer of a run without one, is passed over); rows with no line of this code left.
+function matchRows(rows) {
+  const matched = new Map(); // block index -> row index
+  const unmatched = [];
+  let next = 0;
+  rows.forEach((row, index) => {
+    if (row.step === "replay") return;
+    const at = codeBlocks.findIndex((b, i) => i >= next && b && b.step === row.step);
+    if (at < 0) {
+      unmatched.push(row);
+      return;
+    }
+    matched.set(at, index);
+    next = at + 1;
+  });
+  return { matched, unmatched };
+}
+
+const MARK_WORDS = { mismatch: "mismatch", "from history": "from history", skipped: "skipped" };
+
+// A step's mark: { state, word, parts: [text or { row } (its countdown)] }.
+function markFor(row, index) {
+  const countdown = row.countdown ? { row: index } : null;
+  if (row.step === "timer") {
+    if (row.state === "waiting") return { state: "waiting", word: "waiting", parts: ["Durable timer:", countdown] };
+    return { state: "fired", word: "fired", parts: [row.text] };
+  }
+  if (row.step === "greeting") {
+    const done = row.state === "completed";
+    return { state: done ? "returned" : "failed", word: done ? "returned" : "failed", parts: [row.text] };
+  }
+  if (row.state === "completed") {
+    if (row.from_history) {
+      const result = typeof row.result === "string" ? ` (${row.result})` : "";
+      return { state: "from history", word: "from history", parts: [`Its result${result} taken from the history by a restarted worker: not run again`] };
+    }
+    return { state: "ran", word: "ran", parts: [`Ran: ${row.text}`] };
+  }
+  if (row.state === "retrying") {
+    const failures = row.failures || [];
+    const last = failures.length ? failures[failures.length - 1].error : null;
+    const error = last || row.last_failure;
+    const parts = [`Attempt ${row.attempt - 1} failed;`, countdown];
+    if (error) parts.push({ error: `Last error: ${error}` });
+    return { state: "retrying", word: "retrying", parts };
+  }
+  if (row.state === "failed") return { state: "failed", word: "failed", parts: [row.text] };
+  return { state: row.state === "running" ? "running" : "waiting", word: STATE_WORDS[row.state] || row.state, parts: [row.text] };
+}
+
+let shownCode = "";
+
+function renderCode(rows, input) {
+  if (!codeBlocks.length) return;
+  const key = JSON.stringify(rows, (k, v) => (MOVING.includes(k) ? undefined : v));
+  if (key === shownCode) return;
+  shownCode = key;
+  document.querySelectorAll("#code li.mark").forEach((li) => li.remove());
+  document.querySelectorAll("#code li[data-mark]").forEach((li) => delete li.dataset.mark);
+  const { matched, unmatched } = matchRows(rows);
+  const marks = new Map(); // block index -> mark
+  matched.forEach((rowIndex, block) => marks.set(block, markFor(rows[rowIndex], rowIndex)));
+  // A step the run went past without doing: the timer of a run with 0 seconds.
+  const reached = Math.max(-1, ...matched.keys());
+  codeBlocks.forEach((block, index) => {
+    if (block && !marks.has(index) && index < reached && block.step === "timer") {
+      const why = input && input.sleep_seconds === 0 ? "sleep_seconds is 0: no timer" : "not done by this run";
+      marks.set(index, { state: "skipped", word: "skipped", parts: [why] });
+    }
+  });
+  // Demo 6: the step of the history where the worker's code expected something else.
+  let note = "";
+  const replay = rows.find((row) => row.step === "replay");
+  if (replay) {
+    const block = [...matched.entries()].find(([, rowIndex]) => rowIndex === replay.at_row);
+    const where = replay.event ? ` (${replay.event})` : "";
+    if (replay.state === "mismatch" && block) {
+      const expected = `The history has this step here${where}; the restarted worker's code expected another one. Its workflow.py is not the one shown here.`;
+      marks.set(block[0], { state: "mismatch", word: "mismatch", parts: [expected] });
+    } else if (replay.state === "mismatch") {
+      note = `Mismatch: the worker's code does not match the run's history${where}.`;
+    } else if (replay.state === "replayed" && block) {
+      const mark = marks.get(block[0]) || { parts: [] };
+      mark.parts.push("Replayed by a worker whose code matches: the run went on.");
+    }
+  }
+  if (unmatched.length && !note) {
+    const steps = [...new Set(unmatched.map((row) => (row.step === "timer" ? "durable timer" : row.step)))];
+    note = `This run's history has steps this code does not have where they happened (${steps.join(", ")}): a worker with other code ran it.`;
+  }
+  show("code-note", note);
+  marks.forEach((mark, index) => {
+    const lines = codeBlocks[index].lines;
+    lines.forEach((li) => (li.dataset.mark = mark.state));
+    const li = el("li", "mark");
+    li.dataset.mark = mark.state;
+    li.dataset.forStep = codeBlocks[index].step;
+    li.append(el("span", "mark-word", MARK_WORDS[mark.word] || mark.word), " ");
+    mark.parts.forEach((part) => {
+      if (part === null) return;
+      if (typeof part === "string") li.append(el("span", "mark-text", `${part} `));
+      else if (part.error) li.append(el("span", "mark-text mark-error", `${part.error} `));
+      else {
+        const left = el("span", "mark-text countdown");
+        left.dataset.row = part.row;
+        li.append(left, document.createTextNode(" "));
+      }
+    });
+    lines[lines.length - 1].after(li);
   });
 }
 
