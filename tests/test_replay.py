@@ -74,7 +74,8 @@ def test_todays_code_replays_every_saved_history(path):
     replayer = Replayer(workflows=[Counter, GreetingWorkflow], runtime=QUIET)
     # Would today's code take another path through this history?
     if problem := mismatch(replayer, path):
-        pytest.fail(f"{path.name}: today's code does not replay it: {problem}", pytrace=False)
+        reason = f"today's code does not replay it: {problem}"
+        pytest.fail(f"{path.name}: {reason}", pytrace=False)
 
 
 # #endregion replay

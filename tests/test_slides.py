@@ -249,7 +249,7 @@ def backup_slides(slides: list[Slide]) -> list[Slide]:
 
 def test_demo_slides_come_in_order(slides):
     order = [d for s in main_slides(slides) for d in re.findall(r"Demo \d|Bonus", s.title or "")]
-    assert order == ["Demo 1", "Demo 2", "Demo 3", "Demo 4", "Demo 5", "Bonus"]
+    assert order == ["Demo 1", "Demo 2", "Demo 3", "Demo 4", "Demo 5", "Demo 6", "Bonus"]
 
 
 def test_the_deck_has_about_28_slides_and_the_backups_come_last(slides):
