@@ -26,8 +26,9 @@ FLAGS = [
 # --- the page, as the tests and the scenarios read it ------------------------------------
 
 
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+def open_page(browser, url, **view):
+    """A new page at url (view: Playwright's new_page options, e.g. device_scale_factor)."""
+    page = browser.new_page(**{"viewport": {"width": 1280, "height": 1000}, **view})
     page.errors = []
     page.on("pageerror", lambda err: page.errors.append(str(err)))
     page.goto(url)

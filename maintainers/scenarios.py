@@ -280,10 +280,11 @@ class PageDriver:
         completed_once(self.history(run))
 
 
-def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, **shots):
-    """The scenario's pieces started (StageDriver), then the page open, both its lights on."""
+def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, view=None, **shots):
+    """The scenario's pieces started (StageDriver), then the page open (view: its viewport...),
+    both its lights on."""
     hands = StageDriver(stage, s, copy_to)
-    page = browser.open_page(chromium, stage.url)
+    page = browser.open_page(chromium, stage.url, **(view or {}))
     browser.wait_light(page, "temporal", "Temporal: reachable")
     browser.wait_light(page, "worker", "Worker: polling")
     return PageDriver(page, hands, **shots)

@@ -74,13 +74,6 @@ def history(name: str) -> list[str]:
     return found[1].splitlines()
 
 
-def demo5_edit() -> tuple[str, int, str, str]:
-    """Demo 5's edit as the README words it: (file, line, old text, new text)."""
-    found = re.search(r"`([\w./-]+)`, line (\d+), change `([^`]+)` to `([^`]+)`", _text())
-    assert found, "README.md words demo 5's edit as: `FILE`, line N, change `OLD` to `NEW`"
-    return found[1], int(found[2]), found[3], found[4]
-
-
 def powershell_table(text: str | None = None) -> dict[str, list[str]]:
     """The table of PowerShell forms: each bash line, and the PowerShell lines (code spans)
     for it, in the table's order."""

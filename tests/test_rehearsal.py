@@ -27,7 +27,7 @@ import pytest
 import readme_script as guide
 from browser import FLAGS, require_chromium
 from demo_support.net import port_in_use as port_busy
-from maintainers.harness import REPO, internet, make_readme_edit, wait_for
+from maintainers.harness import REPO, internet, make_readme_edit, ship_the_bug, wait_for
 from terminals import TMUX, Terminals, clean_env
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -467,13 +467,7 @@ def test_demo_4_the_temporal_service_dies_while_the_timer_waits(rehearsal):
 
 def test_demo_5_a_bug_ships_and_is_fixed_while_the_workflow_runs(rehearsal):
     t = rehearsal.t
-    path, line, old, new = guide.demo5_edit()
-    source = rehearsal.repo / path
-    good = source.read_text()
-    lines = good.splitlines(keepends=True)
-    assert old in lines[line - 1]
-    lines[line - 1] = lines[line - 1].replace(old, new)
-    source.write_text("".join(lines))  # the presenter's edit, saved
+    source, good = ship_the_bug(rehearsal.repo / "hello-ip")  # the presenter's edit, saved
     t.ctrl_c("2")
     t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
     t.up_enter("2")
