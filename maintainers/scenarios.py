@@ -30,6 +30,7 @@ class At:
     NO_WORKER = "no worker"  # the timer fired; no worker picks up the next task
     UNREACHABLE = "unreachable"  # the app cannot reach Temporal
     RETRYING = "retrying"  # get_location_info failed `failures` times; Temporal retries it
+    MISMATCH = "mismatch"  # demo 6: the new code does not match the history; the run waits
     GREETING = "greeting"  # completed, with the greeting
 
 
@@ -41,6 +42,7 @@ class Scenario:
     piece: str | None = None  # what breaks: "worker", "server", "standin"
     hows: tuple[str, ...] = ("interrupt",)  # how: the README's first; "kill" is kill -9
     bug: bool = False  # the README's edit (demo 5) ships before the run and is fixed after
+    change: bool = False  # demo 6's edit, made while the timer waits; fixed with its patch
     at: str | None = At.TIMER_WAITING  # when it breaks (bug: before the run; no piece: shows)
     broken: str | None = None  # what the run shows while it is broken
     failures: int = 0  # at RETRYING: get_location_info's failed attempts
@@ -65,6 +67,8 @@ DEMOS = {
                  down_until_due=True),
         Scenario("demo-5", "Barbara", 0, "worker", bug=True, at=None, broken=At.RETRYING,
                  failures=3, from_history=("get_ip",), within=10),
+        Scenario("demo-6", "Hedy", 4, "worker", change=True, broken=At.MISMATCH,
+                 from_history=("get_ip",), history=False),
         Scenario("bonus", "Katherine", 2, "standin", broken=At.RETRYING, failures=3, within=10),
         Scenario("two-workers", "Alan", 3, "worker", restored=False, workers=2,
                  from_history=None, history=False),
@@ -94,7 +98,7 @@ def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | N
 
     try:
         if s.bug:  # the edit saved, the worker restarted with it
-            driver.edit(shipped := True)
+            driver.edit(shipped := "demo-5")
             driver.stop("worker", "interrupt")
             driver.start("worker")
         started = time.monotonic()
@@ -102,24 +106,32 @@ def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | N
         reached(At.STARTED)
         if s.at:
             reached(s.at)
-        if s.at and s.piece:
+        if s.change:  # demo 6: the new code, deployed while the run waits on its timer
+            driver.edit(shipped := "demo-6-change")
+            driver.stop("worker", "interrupt")
+            driver.start("worker")
+        elif s.at and s.piece:
             driver.stop(s.piece, how)
         if s.broken:
             reached(s.broken)
+        if s.change:
+            driver.stop("worker", "interrupt")  # it cannot run this run (the README)
         if s.down_until_due:
             time.sleep(max(0.0, started + s.seconds + 1 - time.monotonic()))
         if s.restored and s.piece:
             if s.bug:
-                driver.edit(shipped := False)  # the fix
+                driver.edit(shipped := None)  # the fix
                 driver.stop("worker", "interrupt")
+            if s.change:
+                driver.edit("demo-6-fix")  # workflow.patched: the old runs keep the old path
             restored = time.monotonic()
             driver.start(s.piece)
         reached(At.GREETING)
         assert time.monotonic() - started >= s.seconds, "the greeting came before the timer"
         return played
     finally:
-        if shipped:  # a scenario that failed leaves no bug behind
-            driver.edit(False)
+        if shipped:  # a scenario that failed leaves no edit behind
+            driver.edit(None)
 
 
 def completed_once(events: list[dict]) -> None:
@@ -138,9 +150,13 @@ class Hands:
     def __init__(self, stage):  # a harness.HelloStage or DemoStage
         self.stage = stage
 
-    def edit(self, bug: bool) -> None:
-        if bug:
+    def edit(self, name: str | None) -> None:
+        """The README's edit: "demo-5" (the bug), "demo-6-change" or "demo-6-fix"; None: the
+        file as committed."""
+        if name == "demo-5":
             self.source, self.original = harness.ship_the_bug(self.folder)
+        elif name:
+            self.source, self.original = harness.make_readme_edit(self.folder, name)
         elif self.original is not None:
             self.source.write_text(self.original)
 
@@ -154,7 +170,7 @@ class StageDriver(Hands):
 
     def __init__(self, stage: harness.HelloStage, s: Scenario, copy_to: Path | None = None):
         super().__init__(stage)
-        if s.bug:
+        if s.bug or s.change:
             self.folder = Path(copy_to) / "hello-ip"
             ignore = shutil.ignore_patterns("__pycache__")
             shutil.copytree(harness.HELLO_DIR, self.folder, ignore=ignore)
@@ -198,6 +214,9 @@ class StageDriver(Hands):
         elif moment == At.RETRYING:
             failed = lambda p: p.get("attempt", 0) > s.failures  # noqa: E731
             return stage.wait_progress(run, failed, timeout=20)
+        elif moment == At.MISMATCH:
+            stuck = lambda p: p.get("step") == "workflow_task_failed"  # noqa: E731
+            return stage.wait_progress(run, stuck, timeout=20)
         elif moment == At.GREETING:
             return self._greeting(run, s)
         return stage.status(run)[1]
@@ -212,7 +231,8 @@ class StageDriver(Hands):
         completed_once(events)
         types = harness.event_types(events)
         assert types[-1] == "WORKFLOW_EXECUTION_COMPLETED"
-        assert not [t for t in types if t.endswith(("TIMED_OUT", "FAILED"))], types
+        trouble = [t for t in types if t.endswith(("TIMED_OUT", "FAILED"))]
+        assert trouble == (["WORKFLOW_TASK_FAILED"] if s.change else []), types  # demo 6's
         if s.from_history is not None:
             taken = [row["step"] for row in done["timeline"] if row.get("from_history")]
             assert taken == list(s.from_history), done["timeline"]
@@ -256,6 +276,10 @@ class PageDriver:
         elif moment == At.RETRYING:
             what = f"{s.failures} failed attempts on the page"
             harness.wait_for(lambda: self.failures().count() >= s.failures, 25, 0.2, what)
+        elif moment == At.MISMATCH:
+            what = "the page's words for a workflow task that failed"
+            said = lambda: "does not match" in page.inner_text("#status-line")  # noqa: E731
+            harness.wait_for(said, 20, 0.1, what)
         elif moment == At.GREETING:
             self._greeting(run, s)
         if self.shots:
@@ -268,7 +292,11 @@ class PageDriver:
         page.locator("#result").wait_for(state="visible", timeout=40000)
         timer = [["durable timer", "fired"]] if s.seconds else []
         done = [["get_ip", "done"], *timer, ["get_location_info", "done"], ["greeting", "done"]]
-        browser.wait_rows(page, done)
+        if s.change:  # demo 6: the failed replay, then the fixed worker's
+            shown = lambda: [r for r in browser.rows(page) if r[0] != "replay"] == done  # noqa: E731
+            harness.wait_for(shown, 20, 0.1, f"timeline rows {done}")
+        else:
+            browser.wait_rows(page, done)
         browser.wait_light(page, "temporal", "Temporal: reachable")
         browser.wait_light(page, "worker", "Worker: polling")
         for step in ("get_ip", "get_location_info"):

@@ -47,10 +47,10 @@ INPUTS = [
     "maintainers/scenarios.py",  # the demos' runs: names, timers, moments
 ]
 VIEWPORT = {"width": 1200, "height": 800}
-# What a slide shows of each: the Web UI without its menu; the page's own column.
+# What a slide shows of each: the Web UI without its menu; the whole page (the form hidden).
 CLIP = {
     "ui": {"x": 272, "y": 0, "width": 928, "height": 620},
-    "page": {"x": 100, "y": 0, "width": 1000, "height": 700},
+    "page": {"x": 0, "y": 0, "width": 1200, "height": 800},  # both columns: run, code
 }
 HIDE_FORM = "display => document.querySelectorAll('h1, #greeting-form')"
 HIDE_FORM += ".forEach(e => { e.style.display = display })"
@@ -94,6 +94,10 @@ SHOTS = {
         Shot(At.RETRYING, "page", "The bug: get_location_info fails, Temporal retries it"),
         Shot(At.RETRYING, "ui", "Pending Activities: the attempts, the KeyError",
              tab="Pending Activities"),
+    ],
+    ("demo-6", "demo-6"): [
+        Shot(At.MISMATCH, "page", "New code, old history: the run waits, safe"),
+        Shot(At.MISMATCH, "ui", "The Web UI: the run still Running: stuck, not failed"),
     ],
     ("bonus", "bonus"): [
         Shot(At.RETRYING, "page", "No network: get_location_info keeps retrying"),
