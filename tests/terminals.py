@@ -62,7 +62,18 @@ class Terminals:
         if name not in self.opened:
             self.open(name)
         self.wait_idle(name)
+        before = self._typed(name, line)
         self.tmux.send_line(self.target(name), line)
+        # On a busy machine the echo comes later: what follows looks for the line on screen.
+        wait_for(lambda: self._typed(name, line) > before, 10, 0.05, f"{line!r} on screen")
+
+    def _typed(self, name: str, line: str) -> int:
+        """How many times the screen shows `line` typed at a prompt."""
+        return sum(
+            1
+            for shown in self.screen(name)
+            if (m := PROMPT_RE.match(shown)) and shown[m.end() :] == line
+        )
 
     def keys(self, name: str, *keys: str) -> None:
         """Keys by name: C-c for Ctrl-C, Up, Enter."""
