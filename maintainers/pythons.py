@@ -47,6 +47,7 @@ PIP_NOISE = re.compile(
 )
 LEFT_OUT = [
     *("tests/test_page.py", "tests/test_timeline.py", "tests/test_panel.py"),  # Chromium
+    *("tests/test_one_reading.py", "tests/test_page_view.py"),  # Chromium too
     *("tests/test_rehearsal.py", "tests/test_slides.py"),  # Chromium, npm; the README's ports
 ]
 # What the venv of `make pythons` itself must not hand down to the suites it starts.
