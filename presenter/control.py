@@ -62,7 +62,8 @@ class Running:
         self.started_at = time.monotonic()
         self.printed.clear()
         self.stopped_on_purpose = False
-        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+        self.pumping = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
+        self.pumping.start()
 
     def _pump(self, stream) -> None:
         for raw in stream:
@@ -91,6 +92,7 @@ class Running:
         answer = {"name": name, "title": self.piece.title, "state": state}
         answer["pid"] = self.proc.pid if self.running else None
         if state == "stopped":
+            self.pumping.join(0.5)  # its last lines ("Worker stopped.") come with its state
             code = self.proc.returncode
             answer["exit"] = f"signal {signal.Signals(-code).name}" if code < 0 else code
         return {**answer, "lines": list(self.lines), "buttons": name != "app"}  # the page's
