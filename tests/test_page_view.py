@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import launched, require_chromium
-from maintainers.browser import FLAGS
+from browser import require_chromium
+from maintainers.browser import FLAGS, open_page, start_run
 from maintainers.harness import (
     HELLO_DIR,
     DemoStage,
@@ -32,12 +32,6 @@ CODE_MIN_PX = 18  # the code view, legible from the back row at 1280x720
 PAYOFF = ["#lights", "#status", "#timeline-section", "#code-section", "#result", "#stage-panel"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with launched() as browser:
-        yield browser
-
-
 @pytest.fixture
 def shots(tmp_path):
     folder = Path(os.environ.get("PAGE_SCREENSHOTS") or tmp_path)
@@ -46,22 +40,7 @@ def shots(tmp_path):
 
 
 def new_page(browser, url, width=1280, height=720):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.errors = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.goto(url)
-    return page
-
-
-def start(page, name: str, sleep: int) -> str:
-    """As the presenter: a name, the options open (if they are not), the seconds, the button."""
-    page.fill("#name", name)
-    if page.locator("#options").is_hidden():
-        page.click("#toggle-options")
-    page.fill("#sleep-seconds", str(sleep))
-    page.click("#get-greeting")
-    page.wait_for_function("new URLSearchParams(location.search).get('run')")
-    return page.evaluate("new URLSearchParams(location.search).get('run')")
+    return open_page(browser, url, viewport={"width": width, "height": height})
 
 
 def mark(page, step: str) -> tuple[str | None, str]:
@@ -168,7 +147,7 @@ def test_demo_3_the_code_view_marks_get_ip_taken_from_the_history(browser, scena
     worker = scenario.start_worker()
     scenario.start_app()
     page = new_page(browser, scenario.url)
-    start(page, "Linus", 4)
+    start_run(page, "Linus", 4)
     ran = wait_mark(page, "get_ip", "ran")
     assert ran.startswith("RAN") and "203.0.113.42" in ran, ran
     waiting = wait_mark(page, "timer", "waiting")
@@ -205,7 +184,7 @@ def test_demo_5_the_code_view_marks_the_retried_activity_with_its_error(
     scenario.start_worker(folder=copy)
     scenario.start_app()
     page = new_page(browser, scenario.url)
-    start(page, "Barbara", 0)
+    start_run(page, "Barbara", 0)
     said = wait_mark(page, "get_location_info", "retrying", timeout=25)
     assert said.startswith("RETRYING") and "Last error: KeyError: 'cty'" in said, said
     assert "failed;" in said and " in " in said  # the attempt that failed, the next one's countdown
@@ -227,7 +206,7 @@ def test_demo_6_the_code_view_marks_the_step_the_new_code_did_not_expect(
     worker = scenario.start_worker(folder=copy)
     scenario.start_app()
     page = new_page(browser, scenario.url)
-    run = start(page, "Margaret", 4)
+    run = start_run(page, "Margaret", 4)
     scenario.wait_for_event(run, "TIMER_STARTED")
     worker.assert_clean_exit(worker.interrupt())
     make_readme_edit(copy, "demo-6-change")  # the app still has the code it started with
@@ -253,7 +232,7 @@ def test_demo_6_the_code_view_marks_the_step_the_new_code_did_not_expect(
 
 def test_a_greeting_with_the_options_open_fits_both_screens(browser, hello, shots):
     page = new_page(browser, hello.url)
-    start(page, "Ada", 3)
+    start_run(page, "Ada", 3)
     page.locator("#timeline li[data-step='timer']").wait_for(timeout=10000)
     assert page.locator("#options").is_visible()
     assert_fits_both_sizes(page, ["#lights", "#status", "#timeline-section", "#code-section"])
@@ -270,7 +249,7 @@ def test_under_make_demo_the_stage_panel_and_the_run_fit_one_screen(browser, tmp
             stage.wait_state(name, "running")
         page = new_page(browser, stage.url)
         page.locator("#stage-panel").wait_for(state="visible", timeout=10000)
-        start(page, "Linus", 4)
+        start_run(page, "Linus", 4)
         page.locator("#timeline li[data-step='timer']").wait_for(timeout=15000)
         every = ["#lights", "#status", "#timeline-section", "#code-section", "#stage-panel"]
         assert_fits_both_sizes(page, every)
@@ -294,7 +273,7 @@ def test_under_make_demo_the_stage_panel_and_the_run_fit_one_screen(browser, tmp
 
 def test_reset_clears_the_run_not_the_presenters_settings(browser, hello):
     page = new_page(browser, hello.url)
-    start(page, "Ada", 1)
+    start_run(page, "Ada", 1)
     page.locator("#result").wait_for(state="visible", timeout=20000)
     page.click("#reset-button")
     assert page.locator("#result").is_hidden() and page.locator("#timeline-section").is_hidden()
@@ -309,7 +288,7 @@ def test_reset_clears_the_run_not_the_presenters_settings(browser, hello):
 
 def test_a_reload_mid_run_keeps_the_run_the_name_and_the_options(browser, hello):
     page = new_page(browser, hello.url)
-    run = start(page, "Grace", 6)
+    run = start_run(page, "Grace", 6)
     page.locator("#timeline li[data-step='timer']").wait_for(timeout=10000)
     page.reload()
     assert page.evaluate("new URLSearchParams(location.search).get('run')") == run
