@@ -1,9 +1,6 @@
-"""`make reset`: a clean stage between rehearsals.
-
-It says what it will do and asks (elsewhere: --yes or YES=1), then terminates the running demo
-workflows, stops the processes this repository started and only those, closes make present's
-tmux session and removes the dev server's temporal.db files: an empty history next.
-"""
+"""`make reset`: a clean stage between rehearsals. It says what it will do and asks (or --yes,
+YES=1), then terminates the running demo workflows, stops the processes this repository started
+and only those, closes make present's tmux session and removes the dev server's temporal.db."""
 
 from __future__ import annotations
 
@@ -34,18 +31,19 @@ QUERY = 'ExecutionStatus="Running" AND (TaskQueue="hello-ip" OR TaskQueue="durab
 COUNTER = "durable-vs-volatile-execution"
 DB_FOLDERS = ["", "hello-ip", COUNTER, f"{COUNTER}/durable"]  # where a temporal.db may be
 DB_SUFFIXES = ("", "-wal", "-shm", "-journal")
-SCRIPTS = {  # besides the stage's pieces: the teaser's counters
+PIECES = stage.pieces(offline=True)
+SCRIPTS = {  # the teaser's counters, and the stage's pieces that python runs
     f"{COUNTER}/durable/worker.py": "counter worker",
     f"{COUNTER}/durable/starter.py": "counter starter",
     f"{COUNTER}/volatile/counter.py": "volatile counter",
 }
+SCRIPTS |= {f"{p.folder}/{p.command[1]}": p.name for p in PIECES if p.command[0] == "python"}
 MODULES = {"presenter.stage": "make demo"}  # run as python -m, from the repository's folder
 # Stopped in this order: make demo first (it stops its own pieces), then the teaser's
 # counters, then the stage's pieces the last started first: the server last.
 ORDER = ["make demo", "counter starter", "volatile counter", "counter worker"]
-ORDER += [piece.name for piece in reversed(stage.pieces(offline=True))]
-PATIENCE = {"make demo": 25.0, "server": 15.0}  # seconds after Ctrl-C; others 10
-AFTER_CTRL_C = [(signal.SIGTERM, 5), (signal.SIGKILL, 5)]  # then, and the seconds each waits
+ORDER += [piece.name for piece in reversed(PIECES)]
+PATIENCE = {"make demo": 25, "server": 15}  # the seconds a role has after Ctrl-C (others 10)
 
 
 @dataclass
@@ -60,7 +58,6 @@ class Found:
 @dataclass
 class Plan:
     workflows: list[tuple[str, str | None]]  # (id, run id)
-    target: str  # where they run
     note: str  # why no workflows could be listed
     processes: list[Found]
     session: bool
@@ -80,21 +77,17 @@ def classify(cmdline: list[str], cwd: str, repo: Path, scripts: dict, pid: int =
         flags = [i for i, arg in enumerate(args[:-1]) if arg in ("--db-filename", "-f")]
         path = real(Path(cwd) / args[flags[0] + 1]) if flags else repo  # in memory: not ours
         return Found(pid, "server", cmdline, cwd, path) if repo in path.parents else None
-    script = next((arg for arg in cmdline[1:] if not arg.startswith("-")), "")  # or -m's module
     if not Path(cmdline[0]).name.lower().startswith("python"):
-        role = None
-    elif "-m" in cmdline:
-        role = MODULES.get(script) if real(cwd) == repo else None
-    else:
-        role = scripts.get(real(Path(cwd) / script))
+        return None
+    script = next((arg for arg in cmdline[1:] if not arg.startswith("-")), "")  # or -m's module
+    module = "-m" in cmdline and real(cwd) == repo
+    role = MODULES.get(script) if module else scripts.get(real(Path(cwd) / script))
     return Found(pid, role, cmdline, cwd) if role else None
 
 
 def find_processes(repo: Path) -> list[Found]:
     """psutil: each process's real argv and folder (spaces and all)."""
     scripts = {real(repo / path): role for path, role in SCRIPTS.items()}
-    pieces = [piece for piece in stage.pieces(offline=True) if piece.command[0] == "python"]
-    scripts |= {real(repo / p.folder / p.command[1]): p.name for p in pieces}
     processes = psutil.process_iter(["pid", "cmdline", "cwd"])
     found = filter(None, (classify(repo=repo, scripts=scripts, **p.info) for p in processes))
     return sorted(found, key=lambda f: (ORDER.index(f.role), f.pid))
@@ -102,11 +95,10 @@ def find_processes(repo: Path) -> list[Found]:
 
 def alive(found: Found) -> bool:
     """Still running, and still the same program (a pid can be reused)."""
-    try:
+    with contextlib.suppress(psutil.Error):  # gone, or not ours to look at
         process = psutil.Process(found.pid)
         return process.status() != psutil.STATUS_ZOMBIE and process.cmdline() == found.argv
-    except psutil.Error:  # gone, or not ours to look at
-        return False
+    return False
 
 
 def stop(processes: list[Found]) -> list[str]:
@@ -115,22 +107,19 @@ def stop(processes: list[Found]) -> list[str]:
     problems = []
     for role in ORDER:
         group = [f for f in processes if f.role == role and alive(f)]
-        steps = [(signal.SIGINT, PATIENCE.get(role, 10.0)), *AFTER_CTRL_C]
+        steps = [(signal.SIGINT, PATIENCE.get(role, 10)), (signal.SIGTERM, 5), (signal.SIGKILL, 5)]
         for sig, patience in [(None, 5)] if demo_support.on_windows() else steps:
             for f in group:
                 with contextlib.suppress(psutil.Error):  # psutil checks it is still that process
-                    if sig is None:
-                        psutil.Process(f.pid).kill()
-                    else:
-                        psutil.Process(f.pid).send_signal(sig)
+                    process = psutil.Process(f.pid)
+                    process.send_signal(sig) if sig else process.kill()
             # Not psutil.wait_procs: it counts a zombie as running until its parent reaps it
             # (the tests' processes, until pytest does), and so would wait out the patience.
             net.waited(lambda group=group: not any(alive(f) for f in group), patience)
             how = f", with {sig.name if sig else 'TerminateProcess'}" * (sig != signal.SIGINT)
-            for f in group:
-                if not alive(f):
-                    print(f"Stopped the {f.role} (pid {f.pid}{how}).")
-            group = [f for f in group if alive(f)]
+            stopped = [f for f in group if not alive(f)]
+            print("".join(f"Stopped the {f.role} (pid {f.pid}{how}).\n" for f in stopped), end="")
+            group = [f for f in group if f not in stopped]
         problems += [f"pid {f.pid} ({f.role}) is still running" for f in group]
     return problems
 
@@ -144,43 +133,27 @@ async def make_plan(args, client) -> Plan:
         except RPCError as err:
             note = f"Temporal at {target} refused to list workflows: {err}"
     processes = find_processes(args.repo)
-    dbs = {args.repo / folder / "temporal.db" for folder in DB_FOLDERS}
-    dbs |= {f.db for f in processes if f.db}  # and any other our servers use
+    dbs = {args.repo / d / "temporal.db" for d in DB_FOLDERS} | {f.db for f in processes if f.db}
     files = [Path(f"{db}{suffix}") for db in sorted(dbs) for suffix in DB_SUFFIXES]
     session = Tmux(args.tmux_socket).has_session(SESSION)
-    files = [path for path in files if path.exists()]
-    return Plan(workflows, target, note, processes, session, files)
+    return Plan(workflows, note, processes, session, [f for f in files if f.exists()])
 
 
 def show(plan: Plan, args) -> None:
     print("make reset will:")
     if plan.workflows:
         ids = ", ".join(workflow_id for workflow_id, _ in plan.workflows)
-        print(f"  - terminate the running demo workflows ({plan.target}): {ids}")
+        print(f"  - terminate the running demo workflows: {ids}")
     elif plan.note:
         print(f"  - terminate no workflows: {plan.note} (removing the database clears its runs)")
     if plan.processes:
         print(f"  - stop what was started from {args.repo}:")
         for f in plan.processes:
-            command = shlex.join([Path(f.argv[0]).name, *f.argv[1:]])
-            print(f"      pid {f.pid:<7} {f.role:<16} {command}  (in {f.cwd})")
+            print(f"      pid {f.pid:<7} {f.role:<16} {shlex.join(f.argv)}  (in {f.cwd})")
     if plan.session:
         print(f"  - close the tmux session {SESSION!r} (make present) and its panes")
     if plan.files:
         print(f"  - remove {', '.join(stage.shown(path, args.repo) for path in plan.files)}")
-
-
-def confirmed(args) -> bool | None:
-    """True to go ahead, False when the presenter said no, None when nobody could answer."""
-    if args.yes or os.environ.get("YES", "").lower() in ("1", "y", "yes", "true"):
-        return True
-    if not sys.stdin.isatty():
-        return None
-    try:
-        return input("Go ahead? [y/N] ").strip().lower() in ("y", "yes")
-    except (EOFError, KeyboardInterrupt):
-        print()
-        return False
 
 
 async def act(plan: Plan, args, client) -> list[str]:
@@ -221,20 +194,19 @@ async def reset(args) -> int:
         print(f"Nothing to reset: no demo processes, tmux session or temporal.db; {note}.")
         return 0
     show(plan, args)
-    answer = confirmed(args)
-    if answer is None:
+    yes = args.yes or os.environ.get("YES", "").lower() in ("1", "y", "yes", "true")
+    if not yes and not sys.stdin.isatty():
         print("Not run from a terminal, so nobody can say yes: make reset YES=1 goes ahead.")
         return 1
-    if not answer:
-        print("Nothing changed.")
-        return 0  # the presenter's own choice, not a failure
+    with contextlib.suppress(EOFError, KeyboardInterrupt):
+        yes = yes or input("Go ahead? [y/N] ").strip().lower() in ("y", "yes")
+    if not yes:
+        print("\nNothing changed.")  # the presenter's own choice, not a failure
+        return 0
     problems = await act(plan, args, client)
-    for problem in problems:
-        print(f"Not done: {problem}")
-    if problems:
-        return 1
-    print("Clean: the next start begins with an empty history.")
-    return 0
+    clean = "Clean: the next start begins with an empty history."
+    print("\n".join(f"Not done: {problem}" for problem in problems) or clean)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
