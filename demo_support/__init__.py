@@ -1,6 +1,5 @@
-"""Plumbing the demo scripts share, out of the audience's way (installed editable: ``-e .``):
-``clean_exit()``, ``wait_for_temporal(config)`` and ``until_ctrl_c(worker)`` around the SDK calls
-the teaching scripts make themselves, and what the page, presenter/ and maintainers/ share."""
+"""Plumbing out of the audience's way (``-e .``): clean_exit(), wait_for_temporal() and
+until_ctrl_c() around the teaching scripts' SDK calls; what page/, presenter/, maintainers/ use."""
 
 from __future__ import annotations
 
@@ -130,8 +129,7 @@ async def until_ctrl_c(worker: Worker) -> AsyncIterator[Worker]:
 
 
 async def _shut_down(worker: Worker, stopping: asyncio.Event) -> bool:
-    """Shut the worker down on Ctrl-C (False), or while Temporal does not answer: then True
-    once it answers again, False on a Ctrl-C meanwhile."""
+    """Shut it down on Ctrl-C (False) or while Temporal is down (True once it answers again)."""
     lost = await _first(stopping.wait(), _answers(worker.client, False))
     if lost:
         print(f"Lost Temporal at {describe_target()}: waiting for it...", flush=True)
@@ -180,8 +178,7 @@ def on_ctrl_c(handler: Callable[[], None]) -> None:
 
 
 def ctrl_c_works() -> None:
-    """Ctrl-C (and SIGBREAK) raises KeyboardInterrupt even if SIGINT came in ignored (a
-    non-interactive shell's background job); SIGTERM keeps ending a script at once."""
+    """Ctrl-C and SIGBREAK raise KeyboardInterrupt, even if SIGINT came in ignored (bg job)."""
     for sig in set(stop_signals()) - {signal.SIGTERM}:
         signal.signal(sig, signal.default_int_handler)
 
@@ -191,8 +188,7 @@ def on_windows() -> bool:
 
 
 def own_process_group() -> dict:
-    """Popen arguments that keep a terminal's Ctrl-C for the parent: a session of the child's
-    own (Windows: a process group of its own, which CTRL_BREAK_EVENT alone reaches)."""
+    """Popen arguments that keep a terminal's Ctrl-C for the parent (Windows: a process group)."""
     if on_windows():
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
@@ -213,8 +209,7 @@ def kill(proc: subprocess.Popen) -> str:
 
 
 def short_error(message: str) -> str:
-    """aiohttp's "Cannot connect to host H:P ssl:default [Connect call failed ('H', P)]" as
-    "Cannot connect to host H:P [connection refused]", for a projector."""
+    """aiohttp's "H:P ssl:default [Connect call failed ('H', P)]" as "H:P [connection refused]"."""
     message = re.sub(r" ssl:\S+", "", message)
     return re.sub(r"\[Connect call failed \(.*?\)\]", "[connection refused]", message)
 
@@ -253,9 +248,8 @@ def one_line_logs() -> None:
 
 @contextlib.contextmanager
 def clean_exit(name: str = "", interrupted: str = "") -> Iterator[None]:
-    """Around a script's ``asyncio.run(main())`` (or a tool's main: run_tool): Ctrl-C is status
-    130; an error, one line (no Temporal: unreachable_message()) and status 1; then os._exit,
-    past temporalio's crash at interpreter exit (sdk-python #300). Never a traceback."""
+    """Around a script's asyncio.run(main()) or a tool's main(): Ctrl-C is status 130, an error one
+    line and status 1, never a traceback; then os._exit, past sdk-python #300's crash at exit."""
     if not name:  # a demo script
         one_line_logs()
         ctrl_c_works()
