@@ -1,8 +1,4 @@
-"""Waiting, ports and JSON over HTTP: the plumbing the presenter's tools and the tests share.
-
-The standard library only: the presenter's tools run after `pip install -r requirements.txt`
-alone, and these few local requests need no more than urllib.
-"""
+"""Waiting, ports and JSON over HTTP for the presenter's tools and the tests (stdlib only)."""
 
 from __future__ import annotations
 
@@ -22,12 +18,12 @@ def waited(predicate, timeout: float, interval: float = 0.1):
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what="condition"):
-    """waited(), or TimeoutError naming `what` (or saying what what() says, for what was seen)."""
-    value = waited(predicate, timeout, interval)
-    if not value:
-        said = what() if callable(what) else f"timed out after {timeout}s waiting for {what}"
-        raise TimeoutError(said)
-    return value
+    """waited(), or TimeoutError naming `what` (or saying what what() says)."""
+    if value := waited(predicate, timeout, interval):
+        return value
+    raise TimeoutError(
+        what() if callable(what) else f"timed out after {timeout}s waiting for {what}"
+    )
 
 
 def port_in_use(port: int) -> bool:
@@ -43,20 +39,20 @@ def can_bind(port: int, reuse: bool = False) -> bool:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse))
         try:
             s.bind(("127.0.0.1", port))
+            return True
         except OSError:
             return False
-    return True
 
 
 def http_json(method: str, url: str, body=None, timeout: float = 30, headers=None):
-    """(status, parsed answer) of a request with a JSON body (if any), an HTTP error's too;
-    the answer's text when it is not JSON; OSError when nothing answers."""
+    """(status, parsed answer) of a request with a JSON body (if any), an HTTP error's too; the
+    answer's text when it is not JSON; OSError when nothing answers."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, headers or {}, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+    headers = {**({} if data is None else {"Content-Type": "application/json"}), **(headers or {})}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data, headers, method=method), timeout=timeout
+        ) as response:
             status, text = response.status, response.read()
     except urllib.error.HTTPError as err:
         status, text = err.code, err.read()

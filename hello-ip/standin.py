@@ -1,13 +1,8 @@
 """Local stand-ins for icanhazip.com and ip-api.com, for a talk with no internet.
 
-    python standin.py            # serves on http://127.0.0.1:9000
-
-Then, in the worker's terminal, `source offline.sh` before `python worker.py`:
-it points the worker at these (IP_SERVICE_URL, GEO_SERVICE_URL).
-
-They answer in the real services' shapes, with fixed answers. Ctrl-C here is
-the bonus demo's network outage; start it again and the network is back.
-GET /calls says how many calls each service answered (the page shows it).
+`python standin.py` serves them on http://127.0.0.1:9000; `source offline.sh` in the worker's
+terminal points the worker at them. They answer in the real services' shapes, with fixed answers
+(GET /calls: how many calls each answered). Ctrl-C here is the bonus demo's network outage.
 """
 
 import argparse
@@ -20,32 +15,21 @@ from aiohttp import web
 
 DEFAULT_IP = "203.0.113.42"  # TEST-NET-3: a documentation address, nobody's real IP
 # Addresses ip-api.com has no place for: it answers "fail" with "private range".
-PRIVATE_RANGES = [
-    ipaddress.ip_network(net)
-    for net in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "127.0.0.0/8",
-        "::1/128",
-        "fc00::/7",
-    )
-]
-LOCATION = {"city": "Toronto", "regionName": "Ontario", "region": "ON", "country": "Canada"}
+PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128", "fc00::/7"]
+PRIVATE_RANGES = [ipaddress.ip_network(net) for net in PRIVATE]
+PLACE = {"city": "Toronto", "regionName": "Ontario", "region": "ON", "country": "Canada"}
+PLACE |= {"countryCode": "CA", "lat": 43.6532, "lon": -79.3832, "timezone": "America/Toronto"}
 
 
 def make_app(ip: str = DEFAULT_IP) -> web.Application:
-    calls = {"get_ip": 0, "get_location_info": 0}  # answered since it started: GET /calls
-    started = time.time()  # tells a restarted stand-in from the same one
+    calls = {"get_ip": 0, "get_location_info": 0, "started": time.time()}  # GET /calls
 
     async def what_is_my_ip(request: web.Request) -> web.Response:
-        # Like icanhazip.com: the IP as plain text and a newline.
         calls["get_ip"] += 1
-        return web.Response(text=ip + "\n")
+        return web.Response(text=ip + "\n")  # as icanhazip.com: the IP and a newline
 
     async def geolocate(request: web.Request) -> web.Response:
-        # Like http://ip-api.com/json/{ip}: "success" with the place, or
-        # "fail" with a message for addresses that have no location.
+        # As http://ip-api.com/json/{ip}: "success" with the place, or "fail" with why.
         query = request.match_info["ip"]
         calls["get_location_info"] += 1
         try:
@@ -54,22 +38,12 @@ def make_app(ip: str = DEFAULT_IP) -> web.Application:
             return web.json_response({"status": "fail", "message": "invalid query", "query": query})
         if any(address in net for net in PRIVATE_RANGES):
             return web.json_response({"status": "fail", "message": "private range", "query": query})
-        return web.json_response(
-            {
-                "status": "success",
-                "countryCode": "CA",
-                **LOCATION,
-                "lat": 43.6532,
-                "lon": -79.3832,
-                "timezone": "America/Toronto",
-                "query": query,
-            }
-        )
+        return web.json_response({"status": "success", **PLACE, "query": query})
 
     app = web.Application()
     app.router.add_get("/", what_is_my_ip)
     app.router.add_get("/json/{ip}", geolocate)
-    app.router.add_get("/calls", lambda request: web.json_response({**calls, "started": started}))
+    app.router.add_get("/calls", lambda request: web.json_response(calls))
     return app
 
 
@@ -79,8 +53,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--ip", default=DEFAULT_IP, help="the IP address to answer with")
     args = parser.parse_args()
-    # In a terminal of its own, Ctrl-C here is the bonus demo's network outage
-    # (under `make demo`, with no terminal of its own, Ctrl-C stops everything).
+    # In a terminal of its own, Ctrl-C here is the bonus demo's network outage.
     hint = " Ctrl-C cuts the network." if sys.stdin.isatty() else ""
     if hasattr(signal, "SIGBREAK"):  # Windows: make demo's Ctrl-C to it is a Ctrl-Break
         signal.signal(signal.SIGBREAK, signal.default_int_handler)
