@@ -203,6 +203,8 @@ class TemporalReader:
         if self.trouble is not None:
             raise self.trouble
         standin = await self._standin_counts(after=max(run.calls_at, time.monotonic() - FRESH))
+        while self.standin_url and run.calls_at > self._standin_at:  # an attempt failed since
+            standin = await self._standin_counts(after=run.calls_at)
         return {**run_view.answer(run.facts, self.workers, now(), standin), "version": run.version}
 
     async def _standin_counts(self, after: float) -> dict | None:
@@ -258,27 +260,19 @@ class TemporalReader:
         """One reading of the task queue: its workers' heartbeats and its pollers."""
         if self.client is None:
             return
-        service, kinds, asked = (
-            self.client.workflow_service,
-            (run_view.WORKFLOW, run_view.ACTIVITY),
-            now(),
-        )
-        queues = [
-            service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=self.namespace,
-                    task_queue=TaskQueue(name=self.task_queue),
-                    task_queue_type=kind,
-                ),
-                retry=False,
-                timeout=DEADLINE,
+        service, namespace, asked = self.client.workflow_service, self.namespace, now()
+        kinds, queue = (run_view.WORKFLOW, run_view.ACTIVITY), TaskQueue(name=self.task_queue)
+        calls = [
+            service.list_workers(
+                ListWorkersRequest(namespace=namespace), retry=False, timeout=DEADLINE
             )
-            for kind in kinds
         ]
-        listed = service.list_workers(
-            ListWorkersRequest(namespace=self.namespace), retry=False, timeout=DEADLINE
-        )
-        answers = await asyncio.gather(listed, *queues, return_exceptions=True)
+        for kind in kinds:
+            request = DescribeTaskQueueRequest(
+                namespace=namespace, task_queue=queue, task_queue_type=kind
+            )
+            calls.append(service.describe_task_queue(request, retry=False, timeout=DEADLINE))
+        answers = await asyncio.gather(*calls, return_exceptions=True)
         if isinstance(answers[0], RPCError) and answers[0].status == RPCStatusCode.UNIMPLEMENTED:
             answers[0] = None  # a service without ListWorkers: the pollers alone
         for err in (a for a in answers if isinstance(a, BaseException)):

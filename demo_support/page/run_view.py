@@ -63,9 +63,7 @@ def attributes(event):
 
 def ts(value) -> datetime | None:
     """A protobuf Timestamp as an aware datetime (None when unset)."""
-    if value is None or (value.seconds == 0 and value.nanos == 0):
-        return None
-    return value.ToDatetime(tzinfo=timezone.utc)
+    return value.ToDatetime(tzinfo=timezone.utc) if value and value.ToNanoseconds() else None
 
 
 def seconds(since: datetime, until: datetime) -> float:
@@ -84,9 +82,6 @@ def failure_text(failure) -> str:
 
 def times(n: int) -> str:
     return f"{n} time{'' if n == 1 else 's'}"
-
-
-# --- the facts ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -179,11 +174,8 @@ class Workers:
         return self.absent.get(who) or (who not in self.verdict and self.at <= when and self.at)
 
 
-def newest_first(sign: Sign) -> tuple:
+def newest_first(sign: Sign) -> tuple:  # on a tie, gone
     return sign.at, not sign.alive
-
-
-# --- the lights -------------------------------------------------------------------------------
 
 
 def temporal_light(reason: str | None = None) -> dict:
@@ -223,9 +215,6 @@ def lights(verdict: dict[str, Sign], now: datetime, stuck: float | None = None) 
     return {"temporal": temporal_light(), "worker": worker}
 
 
-# --- the answer ------------------------------------------------------------------------------
-
-
 def history_signs(run: Run):
     """The workers that started or finished a task of the run, and when (alive then)."""
     for event in run.events:
@@ -263,14 +252,12 @@ def answer(run: Run, workers: Workers, now: datetime, standin: dict | None = Non
 
     def no_worker(kind: int, since: datetime | None) -> float | None:
         """How long a task waiting since ``since`` has had nobody to take it (None: someone)."""
-        polled = workers.polled.get(kind)
         if since is None:
             return None
-        if not any(sign.alive for sign in verdict.values()) or (
-            seconds(since, workers.at) > NO_WORKER_AFTER and (polled is None or polled < since)
-        ):
-            return seconds(since, now)
-        return None
+        polled = workers.polled.get(kind)
+        untaken = seconds(since, workers.at) > NO_WORKER_AFTER and (not polled or polled < since)
+        nobody = not any(sign.alive for sign in verdict.values())
+        return seconds(since, now) if nobody or untaken else None
 
     if status == "COMPLETED":
         out["result"] = copy.deepcopy(run.values.get(run.events[-1].event_id))  # the caller's
@@ -396,9 +383,6 @@ def stuck(run: Run, failed, out: dict, no_worker, now: datetime) -> dict:
     else:
         out["details"].append(f"Attempt {n} is due: Temporal gives it to a worker")
     return out
-
-
-# --- the timeline ------------------------------------------------------------------------------
 
 
 def timeline(run: Run, verdict: dict[str, Sign], now: datetime, standin) -> list[dict]:
