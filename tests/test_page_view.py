@@ -183,7 +183,9 @@ def test_demo_3_with_kill_9_and_an_at_once_restart_get_ip_is_marked_from_the_his
     page = new_page(browser, scenario.url)
     start_run(page, "Linus", 4)
     wait_mark(page, "get_ip", "ran")
-    soon = "/Fires in [12] s/.test(document.querySelector('#timeline .countdown').textContent)"
+    soon = (
+        "/Fires in [12] s/.test((document.querySelector('#timeline .countdown') || {}).textContent)"
+    )
     page.wait_for_function(soon, timeout=10000)  # the run completes about 2 s after the kill
     worker.kill()
     scenario.start_worker()
