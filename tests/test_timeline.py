@@ -122,6 +122,12 @@ def test_demo_5_each_failed_attempt_with_its_error_and_the_next_retry(
         row = status["timeline"][-1]
         assert row["step"] == "get_location_info" and row["state"] in ("retrying", "running")
         assert [f["attempt"] for f in row["failures"]] == list(range(1, row["attempt"]))
+        for _ in range(20):  # the stand-in's count beside them is current: each call counted
+            row = scenario.status(run)[1]["timeline"][-1]
+            said = r"Stand-in answered get_location_info (\d+) times? for this run"
+            calls = re.fullmatch(said, row["calls"])
+            assert calls and int(calls[1]) >= len(row["failures"]), row
+            time.sleep(0.1)
 
         # A restarted app saw none of the earlier errors: it says so (the history keeps the last).
         app = next(p for p in scenario.procs if p.name == "app.py")

@@ -1,16 +1,5 @@
-"""The web app's plumbing (hello-ip/app.py); the audience need not read it.
-
-* TemporalReader (reader.py): one Temporal client for the whole app, connected in the
-  background when the app starts (it starts even while Temporal is down), which reads
-  each watched run once for every page: the run's status line, timeline and lights
-  (run_view.py) come from one reading.
-* json_errors and serve: every error as JSON with its reason, one line in the
-  terminal, and `python app.py --port ...` on a socket of its own.
-* status_routes: the lights and, under make demo, the stage panel.
-* code_view: the workflow's run method as the page shows it beside the timeline, read
-  once when the app starts, with the lines of each step (its activities, its timer, its
-  return) found in its syntax tree.
-"""
+"""The web app's plumbing behind hello-ip/app.py: the reader (one reading of each run, for
+every page), errors as JSON, the lights, the code view and, under make demo, the stage panel."""
 
 from __future__ import annotations
 
@@ -35,89 +24,60 @@ import demo_support
 from demo_support.page import run_view
 from demo_support.page.reader import TemporalReader, unreachable
 
-__all__ = [
-    "TemporalReader",
-    "code_view",
-    "new_workflow_id",
-    "plumbing",
-    "serve",
-    "ui_link",
-    "ui_url",
-]
-
-
-def ui_url(flag: str | None = None) -> str:
-    """The Temporal Web UI the page links to."""
-    return (flag or os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")).rstrip("/")
-
 
 def plumbing(app, temporal: TemporalReader, run=None) -> None:
-    """What the page needs beside app.py's routes: errors as JSON, the lights, the Web UI's
-    address (TEMPORAL_UI_URL, or --ui-url), the code view of ``run`` (the workflow's run
-    method, read now: the code this app started with) and, under make demo, the stage panel."""
-    app.config["TEMPORAL_UI_URL"] = ui_url()
+    """Errors as JSON, the lights, the Web UI's address (TEMPORAL_UI_URL, or --ui-url), the
+    code view of ``run`` (read now: the code this app started with), the stage panel."""
+    app.config["TEMPORAL_UI_URL"] = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")
+    app.extensions["temporal"] = temporal  # serve() connects it when the app starts
     json_errors(app)
-    status_routes(app, temporal)
+    stage_routes(app, temporal)
     code = code_view(run) if run is not None else None
     app.context_processor(lambda: {"code": code})
 
 
 def code_view(function) -> dict:
-    """A function's source as the page shows it: its lines (with their line numbers in the
-    file, the region markers left out), and the lines of each step in order: an activity
-    (by its name), the timer ("timer", a sleep) and the return ("greeting"), as the run's
-    timeline names them. A step's lines are the statement in the function's body that holds
-    it (an `if` around a timer included)."""
+    """A function's lines as the page shows them (numbered as in its file, without region
+    markers), and its steps as the timeline names them: each statement of its body that holds
+    an activity call (its name), a sleep ("timer") or the return ("greeting")."""
     lines, first = inspect.getsourcelines(function)
     source = textwrap.dedent("".join(lines))
     tree = ast.parse(source).body[0]
-    start = first + tree.lineno - 1  # the def line (its decorators left out)
     steps = []
     for statement in tree.body:
-        if isinstance(statement, ast.Return):
-            found = ["greeting"]
-        else:
-            calls = [n for n in ast.walk(statement) if isinstance(n, ast.Call)]
-            found = [s for s in map(_step, sorted(calls, key=_where)) if s]
-        for step in found[:1]:  # one step a statement (the first it holds)
-            steps.append(
-                {"step": step, "first": statement.lineno - 1 + first,
-                 "last": statement.end_lineno - 1 + first}
-            )  # fmt: skip
+        calls = sorted((n for n in ast.walk(statement) if isinstance(n, ast.Call)), key=where)
+        found = (
+            ["greeting"] if isinstance(statement, ast.Return) else filter(None, map(step, calls))
+        )
+        for name in list(found)[:1]:  # one step a statement (the first it holds)
+            last = statement.end_lineno - 1 + first
+            steps.append({"step": name, "first": statement.lineno - 1 + first, "last": last})
     shown = [
         {"number": first + i, "text": text.rstrip()}
         for i, text in enumerate(source.splitlines())
-        if first + i >= start and not re.match(r"\s*# #(end)?region\b", text)
+        if i >= tree.lineno - 1 and not re.match(r"\s*# #(end)?region\b", text)
     ]
     while shown and not shown[-1]["text"]:
         shown.pop()
     for line in shown:
-        line["step"] = next(
-            (i for i, s in enumerate(steps) if s["first"] <= line["number"] <= s["last"]), None
-        )
+        inside = (i for i, s in enumerate(steps) if s["first"] <= line["number"] <= s["last"])
+        line["step"] = next(inside, None)
     file = os.path.basename(inspect.getsourcefile(function) or "")
     return {"file": file, "name": function.__qualname__, "lines": shown, "steps": steps}
 
 
-def _where(node) -> tuple[int, int]:
+def where(node) -> tuple[int, int]:
     return node.lineno, node.col_offset
 
 
-def _step(call: ast.Call) -> str | None:
+def step(call: ast.Call) -> str | None:
     """The timeline's name for what a call does: an activity's name, "timer", or None."""
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    name = getattr(call.func, "attr", getattr(call.func, "id", ""))
     if name.startswith(("execute_activity", "start_activity")) and call.args:
         what = call.args[0]
-        if isinstance(what, ast.Attribute):
-            return what.attr
-        if isinstance(what, ast.Name):
-            return what.id
-        if isinstance(what, ast.Constant) and isinstance(what.value, str):
-            return what.value
-    if name == "sleep":
-        return "timer"
-    return None
+        found = getattr(what, "attr", getattr(what, "id", getattr(what, "value", None)))
+        return found if isinstance(found, str) else None
+    return "timer" if name == "sleep" else None
 
 
 def ui_link(workflow_id: str = "") -> str:
@@ -125,7 +85,7 @@ def ui_link(workflow_id: str = "") -> str:
     from flask import current_app
 
     namespace = current_app.extensions["temporal"].namespace
-    base = current_app.config["TEMPORAL_UI_URL"]
+    base = current_app.config["TEMPORAL_UI_URL"].rstrip("/")
     return f"{base}/namespaces/{namespace}/workflows/{workflow_id}".rstrip("/")
 
 
@@ -139,9 +99,8 @@ def json_errors(app) -> None:
         if isinstance(err, HTTPException):
             return {"error": err.description}, err.code
         if unreachable(err):  # Temporal down (demo 4): say so; the page keeps asking
-            lights = run_view.unreachable_lights(str(err))
             body = {"error": f"Temporal is unreachable: {err}", "status": "UNREACHABLE"}
-            return {**body, "lights": lights}, 503
+            return {**body, "lights": run_view.unreachable_lights(str(err))}, 503
         if isinstance(err, RPCError) and err.status == RPCStatusCode.NOT_FOUND:
             unknown = (request.view_args or {}).get("workflow_id")
             return {"error": f"No greeting run with id {unknown!r}."}, 404
@@ -159,42 +118,28 @@ def serve(app) -> None:
     parser.add_argument("--ui-url", help="the Temporal Web UI (default http://localhost:8080)")
     parser.add_argument("--debug", action="store_true", help="Flask debug mode (off by default)")
     args = parser.parse_args()
-    if args.ui_url:
-        app.config["TEMPORAL_UI_URL"] = ui_url(args.ui_url)
+    app.config["TEMPORAL_UI_URL"] = args.ui_url or app.config["TEMPORAL_UI_URL"]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if reader := app.extensions.get("temporal"):
-        reader.start()  # connect now, in the background: the first greeting need not wait
+    app.extensions["temporal"].start()  # connect now, in the background: no wait at the first
     demo_support.run_web_app(app, args.host, args.port, args.debug)
 
 
 def new_workflow_id(name: str) -> str:
-    """Readable in the Web UI, and unique: 64 random bits for every submission.
-
-    Were two ever equal, Temporal would refuse to start the second run (it
-    never overwrites one), so a collision could not lose a greeting either.
-    """
+    """Readable in the Web UI, and unique: 64 random bits for every submission (Temporal would
+    refuse to start a second run with the same id: a collision could not lose a greeting)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "guest"
     return f"greeting-{slug}-{uuid.uuid4().hex[:16]}"
 
 
-def status_routes(app, temporal: TemporalReader) -> None:
-    """The page's two status lights and, under make demo, its stage panel.
-
-    GET /api/lights: always 200 (the lights say what is down).
-    GET /api/stage: the pieces, their state and last lines, and the token the
-    page sends back with each press; 404 when the app does not run under make demo.
-    POST /api/stage/<piece>/<interrupt|kill|start>: only from the app's own page
-    (its Origin) with that token; anything else is refused with 403 and the reason.
-    """
+def stage_routes(app, temporal: TemporalReader) -> None:
+    """GET /api/lights (always 200: the lights say what is down) and, under make demo, the
+    stage panel: GET /api/stage (the pieces and the token the page sends back with each press)
+    and POST /api/stage/<piece>/<interrupt|kill|start>, only from the app's own page (its
+    Origin) with that token (else 403 and the reason); 404 when not under make demo."""
     from flask import request
     from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-    app.extensions["temporal"] = temporal  # serve() connects it when the app starts
-
-    @app.get("/api/lights")
-    def lights():
-        return temporal.lights()
-
+    app.get("/api/lights")(temporal.lights)
     stage_url, token = os.environ.get("STAGE_URL"), os.environ.get("STAGE_TOKEN")
 
     def local_host() -> None:
@@ -222,15 +167,13 @@ def status_routes(app, temporal: TemporalReader) -> None:
         if action not in ("interrupt", "kill", "start"):
             raise BadRequest(f"Unknown action {action!r}: interrupt, kill or start.")
         path = f"/pieces/{urllib.parse.quote(piece, safe='')}/{action}"
-        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
-        return body, code
+        return await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
 
 
 def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int, dict]:
-    """The stage's control port (demo_support/control.py): (status code, JSON body)."""
-    request = urllib.request.Request(
-        f"{stage_url}{path}", method=method, data=b"" if method == "POST" else None
-    )
+    """The stage's control port (presenter/control.py): (status code, JSON body)."""
+    data = b"" if method == "POST" else None
+    request = urllib.request.Request(f"{stage_url}{path}", method=method, data=data)
     request.add_header("X-Stage-Token", token)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
