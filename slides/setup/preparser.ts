@@ -9,7 +9,7 @@ const LINE = /^@readme (edit|expect): ([\w-]+)\s*(\{.*\})?\s*$/
 
 export default definePreparserSetup(({ filepath }) => [{
   transformRawLines(lines) {
-    const readme = readFileSync(resolve(dirname(filepath), '../README.md'), 'utf8')
+    const readme = readFileSync(resolve(dirname(filepath), '../README.md'), 'utf8').replace(/\r\n/g, '\n')
     for (let i = 0; i < lines.length; i++) {
       const found = lines[i].match(LINE)
       if (!found)
