@@ -201,6 +201,37 @@ def test_code_on_slides_is_imported_never_pasted():
     assert not fenced, "Python code on a slide must come from the repository via <<< imports"
 
 
+README_BLOCK = re.compile(r"^@readme (edit|expect): ([\w-]+)", re.M)
+
+
+def test_demo_6_shows_the_readme_s_own_edits():
+    """`@readme edit: NAME` (setup/preparser.ts) names a code block the README has."""
+    names = README_BLOCK.findall(DECK.read_text(encoding="utf-8"))
+    assert ("edit", "demo-6-change") in names and ("edit", "demo-6-fix") in names, names
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for kind, name in names:
+        assert re.search(rf"<!-- {kind}: {name}\b.*-->\n```\w+\n", readme), (kind, name)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node")
+def test_the_export_refuses_a_code_import_that_does_not_resolve(tmp_path):
+    shutil.copy(SLIDES / "export.mjs", tmp_path)
+    (tmp_path / "here.py").write_text("# #region here\nx = 1\n# #endregion here\n")
+    env = {**os.environ, "CHROMIUM_PATH": str(tmp_path / "no-browser")}
+
+    def export(deck: str) -> subprocess.CompletedProcess:
+        (tmp_path / "slides.md").write_text(deck)
+        return subprocess.run(
+            ["node", "export.mjs"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+
+    broken = export("# A\n\n<<< @/here.py#there\n")
+    assert broken.returncode == 1 and "no such file or region" in broken.stderr, broken
+    assert "here.py#there" in broken.stderr
+    fine = export("# A\n\n<<< @/here.py#here\n")  # it gets as far as the browser
+    assert "no such file or region" not in fine.stderr and "no-browser" in fine.stderr, fine
+
+
 # --- Content: the talk's parts, notes on every slide ----------------------------------------------
 
 # Each part of the talk named in issue 5, and the slide title that carries it.
@@ -549,7 +580,11 @@ def built_deck(node_modules, tmp_path_factory):
 def test_the_deck_builds(built_deck):
     index = (built_deck / "index.html").read_text(encoding="utf-8")
     assert "<title>Build Invincible Apps with Durable Execution" in index
-    assert list((built_deck / "assets").glob("*.js")), "no JavaScript in the build"
+    scripts = list((built_deck / "assets").glob("*.js"))
+    assert scripts, "no JavaScript in the build"
+    # The preparser put the README's demo 6 fix on its slide (Shiki splits it into tokens).
+    fix = re.compile(r"workflow\.patched\(.{0,80}locate-before-wait")
+    assert any(fix.search(s.read_text(errors="replace")) for s in scripts)
 
 
 # Hosts that only ever serve things a page loads: fonts, scripts, images, embeds.
