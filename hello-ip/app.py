@@ -20,12 +20,14 @@ def create_app() -> Flask:
     async def start_greeting():
         greeting = read_greeting(request.get_json(silent=True))
         client = await temporal()
+        # #region start
         handle = await client.start_workflow(
             GreetingWorkflow.run,
             greeting,
             id=web.new_workflow_id(greeting.name),  # a fresh id for every submission
             task_queue=TASK_QUEUE,
         )
+        # #endregion start
         app.logger.info("Started %s (sleep %s s)", handle.id, greeting.sleep_seconds)
         return {
             "workflow_id": handle.id,

@@ -14,10 +14,12 @@ from workflow import TASK_QUEUE, GreetingWorkflow
 
 async def main() -> None:
     # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, temporal.toml...; else the local dev server.
+    # #region connect
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
     await demo_support.wait_for_temporal(config)  # started before the server? One line, waits
     client = await Client.connect(**config)
+    # #endregion connect
     # Worker-scoped state: one HTTP session, shared by every activity call.
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=8)) as session:
         activities = IpActivities(session)

@@ -39,18 +39,20 @@ RETRY_POLICY = RetryPolicy(
 # #endregion retry-policy
 
 
+# #region workflow
 @workflow.defn
 class GreetingWorkflow:
     @workflow.run
     async def run(self, greeting: GreetingInput) -> GreetingResult:
-        # #region run
         ip = await workflow.execute_activity_method(
             IpActivities.get_ip,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RETRY_POLICY,
             summary="get_ip",  # the step's name in the Web UI, as on the page
         )
+        # #endregion workflow
 
+        # #region chain
         if greeting.sleep_seconds > 0:
             # A durable timer: it lives in the Temporal Service and fires
             # whether or not a worker is running right now.
@@ -64,6 +66,4 @@ class GreetingWorkflow:
             summary="get_location_info",
         )
         return GreetingResult(ip=ip, location=location)
-
-
-# #endregion run
+        # #endregion chain

@@ -1,11 +1,8 @@
-"""The deck's backup slides: screenshots of every demo, taken from a real run.
+"""The backup slides' screenshots: each demo's scenario played on a real stage, offline.
 
-`make slides-screenshots` runs the real stage (a Temporal dev server, the hello-ip worker and
-app, the stand-in services) on free ports, offline, plays each demo's scenario on it
-(maintainers/scenarios.py), and at its moments saves the page and the Temporal Web UI to
-slides/public/backup/ (or --out DIR), with manifest.json: the captions, and a hash of the
-files the screenshots depend on. tests/test_slides.py fails when one of those files changed
-and the screenshots were not taken again.
+`make slides-screenshots` saves the page and the Web UI at the scenarios' moments to
+slides/public/backup/ (or --out DIR) with manifest.json: the captions and a hash of INPUTS, which
+tests/test_slides.py compares with today's files.
 """
 
 from __future__ import annotations
@@ -47,13 +44,12 @@ INPUTS = [
     "maintainers/scenarios.py",  # the demos' runs: names, timers, moments
 ]
 VIEWPORT = {"width": 1200, "height": 800}
-# What a slide shows of each: the Web UI without its menu; the whole page (the form hidden).
+# The Web UI without its menu; the whole page (both columns: run, code), its form hidden.
 CLIP = {
     "ui": {"x": 272, "y": 0, "width": 928, "height": 620},
-    "page": {"x": 0, "y": 0, "width": 1200, "height": 800},  # both columns: run, code
+    "page": {"x": 0, "y": 0, "width": 1200, "height": 800},
 }
-HIDE_FORM = "display => document.querySelectorAll('h1, #greeting-form')"
-HIDE_FORM += ".forEach(e => { e.style.display = display })"
+HIDE_FORM = "d => document.querySelectorAll('h1, #greeting-form').forEach(e => e.style.display = d)"
 
 
 def inputs_hash() -> str:
@@ -64,8 +60,7 @@ def inputs_hash() -> str:
 
 
 class Shot(NamedTuple):
-    """A screenshot at a moment of a demo's scenario: the page's (name "page", "done") or the
-    Web UI's ("ui": the run's page there, scrolled to a tab, or to a row of its history)."""
+    """At a moment: the page ("page", "done") or the run in the Web UI ("ui": a tab, a row)."""
 
     moment: str
     name: str
@@ -74,8 +69,7 @@ class Shot(NamedTuple):
     focus: str = ""
 
 
-# The backup slides' screenshots (slides.md: <BackupShots demo=...>), left then right, from
-# the runs of the demos' scenarios (maintainers/scenarios.py: DEMOS), in the talk's order.
+# (the slides' name, the scenario in maintainers/scenarios.py): its shots, in the talk's order.
 TIMER = DEMOS["demo-2"].seconds
 SHOTS = {
     ("demo-1-2", "demo-2"): [
@@ -107,14 +101,13 @@ SHOTS = {
 
 
 class Camera:
-    """The shots taken, into `out`: of the page, and of the run in the Web UI (`ui`)."""
+    """Takes the shots into `out`: of the page, and of the run in the Web UI (`ui`)."""
 
     def __init__(self, ui, server: harness.Server, out: Path):
-        self.ui, self.server, self.out = ui, server, out
-        self.shots: list[dict] = []
+        self.ui, self.server, self.out, self.shots = ui, server, out, []
 
     def take(self, demo: str, shot: Shot, run: str, page) -> None:
-        if shot.name != "ui":  # the run's part of the page: lights, status, timeline
+        if shot.name != "ui":  # the run's part of the page: lights, status, timeline, code
             page.evaluate(HIDE_FORM, "none")
             self._save(page, demo, shot, CLIP["page"])
             return page.evaluate(HIDE_FORM, "")
@@ -141,16 +134,14 @@ class Camera:
         print(f"  {file}: {shot.caption}", flush=True)
 
     def hooks(self, demo: str, shots: list[Shot]) -> dict:
-        """play()'s hooks: at each moment, its shots; `seen` is the page (PageDriver)."""
+        """play()'s hooks: at each moment, its shots (`page` is the PageDriver's page)."""
 
-        def at(moment):
-            def hook(run, page):
-                for shot in (s for s in shots if s.moment == moment):
-                    self.take(demo, shot, run, page)
+        def hook(moment):
+            return lambda run, page: [
+                self.take(demo, s, run, page) for s in shots if s.moment == moment
+            ]
 
-            return hook
-
-        return {moment: at(moment) for moment in {s.moment for s in shots}}
+        return {s.moment: hook(s.moment) for s in shots}
 
 
 def capture(tmp: Path, out: Path) -> list[dict]:
@@ -173,29 +164,22 @@ def capture(tmp: Path, out: Path) -> list[dict]:
                     driver.page.close()
                 finally:
                     stage.stop()
-            chromium.close()
         return camera.shots
     finally:
         server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    where = "where the screenshots and manifest.json go (default: slides/public/backup)"
-    parser.add_argument("--out", type=Path, default=OUT, help=where)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="default: slides/public/backup")
     out = parser.parse_args(argv).out
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
         old.unlink()
     with tempfile.TemporaryDirectory(prefix="slide-shots-") as tmp:
         shots = capture(Path(tmp), out)
-    manifest = {
-        "about": "Written by `make slides-screenshots`; do not edit.",
-        "inputs": INPUTS,
-        "inputs_sha256": inputs_hash(),
-        "shots": shots,
-    }
+    about = "Written by `make slides-screenshots`; do not edit."
+    manifest = {"about": about, "inputs": INPUTS, "inputs_sha256": inputs_hash(), "shots": shots}
     (out / MANIFEST.name).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(shots)} screenshots and {out / MANIFEST.name}")
     return 0

@@ -4,8 +4,8 @@
 //   CHROMIUM_PATH=/path/to/chrome npm run export    # choose the browser
 //   npm run export -- --with-clicks                 # extra arguments go to `slidev export`
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { delimiter, dirname, join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -40,6 +40,26 @@ function findBrowser() {
     return chosen
   }
   return CANDIDATES.find(path => existsSync(path)) ?? NAMES.map(onPath).find(Boolean)
+}
+
+// A code import whose file or region is missing would print Vite's error overlay (or the whole
+// file) on the slide, and the export would still succeed: refuse it before exporting.
+function brokenImports() {
+  const deck = readFileSync(join(HERE, 'slides.md'), 'utf8')
+  const broken = []
+  for (const [line, path, region] of deck.matchAll(/^<<<[ \t]*(\S+?)(?:#([\w-]+))?(?:[ \t].*)?$/gm)) {
+    const file = path.startsWith('@/') ? resolve(HERE, path.slice(2)) : resolve(HERE, path)
+    const marker = new RegExp(`^\\s*(#|//|<!--)\\s*#?region\\s+${region}\\b`, 'm')
+    if (!existsSync(file) || (region && !marker.test(readFileSync(file, 'utf8'))))
+      broken.push(line)
+  }
+  return broken
+}
+
+const broken = brokenImports()
+if (broken.length) {
+  console.error(`slides.md: code imports with no such file or region:\n  ${broken.join('\n  ')}`)
+  process.exit(1)
 }
 
 const browser = findBrowser()

@@ -7,6 +7,9 @@ import { renderSVG } from 'uqr'
 import type { Plugin } from 'vite'
 
 const ID = 'virtual:repository-qr'
+// The backup screenshots' captions, read here: Vite warns when code imports from public/.
+const MANIFEST_ID = 'virtual:backup-manifest'
+const MANIFEST = fileURLToPath(new URL('./public/backup/manifest.json', import.meta.url))
 const DECK = fileURLToPath(new URL('./slides.md', import.meta.url))
 
 export function repositoryUrl(deck: string): string {
@@ -21,9 +24,13 @@ function repositoryQr(): Plugin {
   return {
     name: 'repository-qr',
     resolveId(id) {
-      return id === ID ? `\0${ID}` : undefined
+      return id === ID || id === MANIFEST_ID ? `\0${id}` : undefined
     },
     load(id) {
+      if (id === `\0${MANIFEST_ID}`) {
+        this.addWatchFile(MANIFEST)
+        return `export default ${readFileSync(MANIFEST, 'utf8')}`
+      }
       if (id !== `\0${ID}`)
         return undefined
       this.addWatchFile(DECK)
