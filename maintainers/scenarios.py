@@ -142,8 +142,7 @@ def completed_once(events: list[dict]) -> None:
 
 
 class Hands:
-    """What the drivers' hands share: the README's edits in `folder` (a copy of hello-ip), the
-    run's history from `stage` (a harness.HelloStage or DemoStage)."""
+    """The README's edits in `folder` (a copy of hello-ip); the run's history from `stage`."""
 
     folder: Path | None = None
     original: str | None = None
@@ -165,8 +164,7 @@ class Hands:
 
 
 class StageDriver(Hands):
-    """The JSON API and the processes of a harness.HelloStage (on a DevServer of its own for
-    demo 4), its pieces started here; with an edit, the workers run from copy_to/hello-ip."""
+    """The JSON API and a HelloStage's processes; with an edit, the workers in copy_to/hello-ip."""
 
     def __init__(self, stage: harness.HelloStage, s: Scenario, copy_to: Path | None = None):
         super().__init__(stage)
@@ -220,8 +218,7 @@ class StageDriver(Hands):
         return stage.status(run)[1]
 
     def _greeting(self, run: str, s: Scenario) -> dict:
-        """Nothing lost, nothing done twice: each activity scheduled and completed once, no task
-        timed out or failed (but demo 6's); the steps not run again taken from the history."""
+        """Nothing lost or done twice, nothing timed out or failed (but demo 6's task)."""
         done = self.stage.wait_done(run, timeout=30)
         assert done["status"] == "COMPLETED", done
         assert done["result"]["greeting"] == harness.expected_greeting(s.name)
@@ -238,9 +235,8 @@ class StageDriver(Hands):
 
 
 class PageDriver:
-    """The page in Chromium: it starts each run and tells each moment by its rows and lights
-    (with `shots`, a screenshot of each: PREFIX-demo-3-no-worker.png). The pieces break and
-    come back by `hands`: a StageDriver, or the stage panel (Panel)."""
+    """The page in Chromium, by its rows and lights (with `shots`, PREFIX-KEY-MOMENT.png of each);
+    the pieces break and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
 
     def __init__(self, page, hands, shots: Path | None = None, prefix: str = "page"):
         self.page, self.hands, self.shots, self.prefix = page, hands, shots, prefix
@@ -306,8 +302,7 @@ class PageDriver:
 
 
 def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, view=None, **shots):
-    """The scenario's pieces started (StageDriver), then the page open (view: its viewport...),
-    both its lights on."""
+    """The StageDriver's pieces started, then the page open (view: new_page's options), lit."""
     hands = StageDriver(stage, s, copy_to)
     page = browser.open_page(chromium, stage.url, **(view or {}))
     browser.wait_light(page, "temporal", "Temporal: reachable")
@@ -316,8 +311,7 @@ def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, 
 
 
 class Panel(Hands):
-    """The buttons of make demo's stage panel (a harness.DemoStage), its edits made in its copy
-    of the repository, `repo`."""
+    """The buttons of a DemoStage's panel; its edits in its copy of the repository, `repo`."""
 
     SAID = {"interrupt": "Sent Ctrl-C (SIGINT)", "kill": "Sent kill -9 (SIGKILL)"}
 
