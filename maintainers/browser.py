@@ -1,29 +1,40 @@
-"""Debian's Chromium, driven by Playwright (browsers cannot be downloaded here).
-
-Shared by the tests and the screenshot maker.
-"""
+"""Debian's Chromium driven by Playwright (browsers cannot be downloaded here), and the page
+as the tests, the scenarios and the screenshot maker read it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 
 from maintainers.harness import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Without the background-networking flags Chromium keeps calling out to Google's
-# hosts, which a closed network refuses many times a second.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# Without the background-networking flags Chromium keeps calling out to Google's hosts.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+FLAGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-# --- the page, as the tests and the scenarios read it ------------------------------------
+def require_chromium() -> str:
+    """The Chromium to drive; CI must have one, elsewhere the browser tests are skipped."""
+    if not CHROMIUM:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must have Debian's chromium: .ci/run installs it")
+        import pytest
+
+        pytest.skip("no chromium on PATH (apt-get install chromium)", allow_module_level=True)
+    return CHROMIUM
+
+
+@contextlib.contextmanager
+def launched():
+    """Chromium under Playwright, headless, with FLAGS; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=require_chromium(), args=FLAGS)
+        yield browser
+        browser.close()
 
 
 def open_page(browser, url, **view):
@@ -42,17 +53,16 @@ def start_run(page, name, sleep) -> str:
         page.click("#toggle-options")
     page.fill("#sleep-seconds", str(sleep))
     page.click("#get-greeting")
-    page.wait_for_function("new URLSearchParams(location.search).get('run')")
-    return page.evaluate("new URLSearchParams(location.search).get('run')")
+    run = "new URLSearchParams(location.search).get('run')"
+    page.wait_for_function(run)
+    return page.evaluate(run)
 
 
 def rows(page) -> list[list[str]]:
     """The timeline as the page shows it: (step, state word) per row."""
-    return page.eval_on_selector_all(
-        "#timeline li",
-        "items => items.map(li => [li.querySelector('.step-name').textContent,"
-        " li.querySelector('.step-state').textContent])",
-    )
+    text = "li.querySelector('.step-{}').textContent"
+    cells = f"li => [{text.format('name')}, {text.format('state')}]"
+    return page.eval_on_selector_all("#timeline li", f"items => items.map({cells})")
 
 
 def row_text(page, step: str) -> str:

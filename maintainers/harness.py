@@ -1,12 +1,9 @@
-"""Running the real pieces as a presenter would: subprocesses, Ctrl-C as SIGINT
-(on Windows, CTRL_BREAK_EVENT: demo_support.interrupt).
-
-The tests drive the stage with it, and so do the benchmark and the history recorder.
-"""
+"""The real pieces run as a presenter runs them: subprocesses, Ctrl-C as SIGINT (on Windows,
+CTRL_BREAK_EVENT: demo_support.interrupt). For the tests, the benchmark and the recorder."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import os
 import random
@@ -16,39 +13,33 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import timedelta
+from collections import Counter
 from pathlib import Path
 
 import demo_support
 from demo_support import net
 from presenter import stage
 
-REPO = Path(__file__).resolve().parents[1]  # the package lives in the repository
+REPO = Path(__file__).resolve().parents[1]
 COUNTER_DIR = REPO / "durable-vs-volatile-execution"
 HELLO_DIR = REPO / "hello-ip"
 TEMPORAL = Path(stage.temporal_cli() or "temporal")  # beside python, else on PATH
 TEST_NAMESPACE = "meetup-tests"  # not "default": proves TEMPORAL_NAMESPACE is honoured
 # One namespace per scenario test, so that its workers are the only ones on its task queue.
 SCENARIO_NAMESPACES = [f"scenario-{i}" for i in range(32)]
-
-
-def free_port() -> int:
-    """A free port below Linux's ephemeral range (32768 and up).
-
-    A port the OS hands out for bind(0) comes from the ephemeral range, where
-    it may next become the local port of some outgoing connection, and a
-    server started on it a moment later fails with "Address already in use".
-    """
-    while True:
-        port = random.randrange(20000, 32000)
-        if net.can_bind(port):
-            return port
-
+EXPECTED_IP = "203.0.113.42"  # what standin.py answers
+EXPECTED_LOCATION = "Toronto, Ontario, Canada"
 
 port_open = net.port_in_use  # something listens on 127.0.0.1:port
 wait_for = net.wait_for
 http = net.http_json  # (status, parsed body)
+
+
+def free_port() -> int:
+    """A free port below Linux's ephemeral range, where an outgoing connection could take it."""
+    while not net.can_bind(port := random.randrange(20000, 32000)):
+        pass
+    return port
 
 
 def internet() -> bool:
@@ -61,22 +52,12 @@ def internet() -> bool:
 
 
 def _restore_sigint() -> None:
-    # A child of a non-interactive shell's background job inherits SIGINT
-    # ignored; a presenter's terminal delivers it. Restore the default.
+    # A child of a non-interactive shell's background job inherits SIGINT ignored.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.setpgrp()  # a group of its own, so the test's own Ctrl-C does not reach it
 
 
-def _own_group() -> dict:
-    """Popen arguments: _restore_sigint where there is one; Windows has no preexec_fn,
-    and a process group of its own there (demo_support.own_process_group)."""
-    if demo_support.on_windows():
-        return demo_support.own_process_group()
-    return {"preexec_fn": _restore_sigint}
-
-
-# Where Proc keeps each process's output. The tests set it to a folder of
-# pytest's own (tmp_path_factory, cleaned up by pytest); scripts leave it unset.
+# Where Proc keeps each process's output: pytest's tmp_path_factory in the tests.
 OUTPUT_ROOT: Path | None = None
 
 
@@ -86,20 +67,23 @@ class Proc:
     def __init__(self, args, cwd, env=None, name=None):
         self.name = name or Path(str(args[-1])).name
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=OUTPUT_ROOT))
-        self.out_path = self.dir / "stdout"
-        self.err_path = self.dir / "stderr"
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.out_path, self.err_path = self.dir / "stdout", self.dir / "stderr"
+        # Windows has no preexec_fn: a process group of its own there.
+        group = (
+            demo_support.own_process_group()
+            if demo_support.on_windows()
+            else {"preexec_fn": _restore_sigint}
+        )
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.popen = subprocess.Popen(
                 [str(a) for a in args],
                 cwd=cwd,
-                env=full_env,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                **_own_group(),
+                **group,
             )
-        self.started = time.monotonic()
 
     @property
     def stdout(self) -> str:
@@ -112,20 +96,21 @@ class Proc:
     def lines(self) -> list[str]:
         return self.stdout.splitlines()
 
+    def _said(self) -> str:
+        return f"\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
     def wait_for_line(self, pattern: str, timeout: float = 15, start: int = 0) -> str:
-        """Wait until stdout has a line (after the first `start` lines) matching pattern."""
+        """The first stdout line (after the first `start`) matching pattern."""
         regex = re.compile(pattern)
 
         def found():
-            for line in self.lines()[start:]:
-                if regex.search(line):
-                    return line
-            if self.popen.poll() is not None:
+            line = next((x for x in self.lines()[start:] if regex.search(x)), None)
+            if line is None and self.popen.poll() is not None:
                 raise AssertionError(
                     f"{self.name} exited ({self.popen.returncode}) before printing "
-                    f"{pattern!r}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+                    f"{pattern!r}{self._said()}"
                 )
-            return None
+            return line
 
         return wait_for(found, timeout, 0.05, f"{self.name} to print {pattern!r}")
 
@@ -145,18 +130,13 @@ class Proc:
             self.popen.kill()
             self.popen.wait(5)
             raise AssertionError(
-                f"{self.name} did not exit within {timeout}s\n"
-                f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+                f"{self.name} did not exit within {timeout}s{self._said()}"
             ) from None
 
     def stop(self) -> None:
         if self.popen.poll() is None:
-            demo_support.interrupt(self.popen)
-            try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
+            with contextlib.suppress(AssertionError):  # killed after 10 s
+                self.interrupt(10)
 
     def assert_clean_exit(self, code: int | None = None) -> None:
         """Exit status 0 or 130, and nothing a presenter should not see."""
@@ -168,21 +148,31 @@ class Proc:
 
 
 def python_script(script: Path, *args, env=None, name=None) -> Proc:
-    """Run `python script.py` from the script's own folder, as the README says."""
-    return Proc(
-        [sys.executable, script.name, *args], cwd=script.parent, env=env, name=name or script.name
-    )
+    """`python script.py` from the script's own folder, as the README says."""
+    return Proc([sys.executable, script.name, *args], script.parent, env, name or script.name)
 
 
-class Server:
-    """Where the tests find a Temporal dev server: its ports, its address, the scripts' env."""
+def temporal(server, *args, namespace=TEST_NAMESPACE, check=False) -> subprocess.CompletedProcess:
+    """The temporal CLI against the server."""
+    where = ["--address", server.address, "--namespace", namespace]
+    return subprocess.run([TEMPORAL, *args, *where], capture_output=True, text=True, check=check)
+
+
+class DevServer:
+    """The real dev server as make demo starts it (its own process: Ctrl-C or kill -9 it,
+    restart it on its database), on free ports, in `db_dir`'s temporal.db (default: a temp dir).
+
+    The SDK's WorkflowEnvironment.start_local runs the same CLI, but gives no process to
+    signal or restart (demo 4, make reset): one class serves every test.
+    """
 
     NAMESPACES = (TEST_NAMESPACE, *SCENARIO_NAMESPACES)
 
-    def __init__(self, namespaces=NAMESPACES):
-        self.port = free_port()
-        self.ui_port = free_port()
-        self.namespaces = namespaces
+    def __init__(self, db_dir: Path | None = None, namespaces=NAMESPACES):
+        self.port, self.ui_port, self.namespaces = free_port(), free_port(), namespaces
+        db_dir = db_dir or tempfile.mkdtemp(prefix="temporal-", dir=OUTPUT_ROOT)
+        self.db_file = Path(db_dir) / "temporal.db"
+        self.proc: Proc | None = None
 
     @property
     def address(self) -> str:
@@ -191,80 +181,24 @@ class Server:
     def env(self, namespace: str = TEST_NAMESPACE) -> dict:
         return {"TEMPORAL_ADDRESS": self.address, "TEMPORAL_NAMESPACE": namespace}
 
-    def _namespaces_ready(self) -> bool:
-        """The port opens before the namespaces are ready: ask the CLI."""
-        probe = subprocess.run(
-            [TEMPORAL, "operator", "namespace", "describe", "--address", self.address,
-             "--namespace", self.namespaces[-1] if self.namespaces else "default"],
-            capture_output=True,
-        )  # fmt: skip
-        return probe.returncode == 0
-
-
-class LocalServer(Server):
-    """The SDK's own dev server (WorkflowEnvironment.start_local, the pip-installed CLI),
-    on free ports, with the Web UI, in memory or in `db_dir`'s temporal.db: for servers
-    that live as long as their tests, and that the tests never stop or restart.
-    """
-
-    def __init__(self, db_dir: Path | None = None, namespaces=Server.NAMESPACES):
-        super().__init__(namespaces)
-        self.db_file = None if db_dir is None else Path(db_dir) / "temporal.db"
-        self._environment = None
-
-    def start(self, timeout: float = 30) -> LocalServer:
-        from temporalio.testing import WorkflowEnvironment
-
-        extra = [arg for ns in self.namespaces[1:] for arg in ("--namespace", ns)]
-        started = WorkflowEnvironment.start_local(
-            namespace=self.namespaces[0] if self.namespaces else "default",
-            port=self.port,
-            ui=True,
-            ui_port=self.ui_port,
-            dev_server_existing_path=str(TEMPORAL),
-            dev_server_database_filename=self.db_file and str(self.db_file),
-            dev_server_log_level="error",
-            dev_server_extra_args=extra,
-            dev_server_startup_timeout=timedelta(seconds=timeout),
-        )
-        self._environment = asyncio.run(started)
-        wait_for(self._namespaces_ready, timeout, 0.2, "the dev server's namespaces")
-        return self
-
-    def stop(self) -> None:
-        if self._environment is not None:
-            asyncio.run(self._environment.shutdown())
-            self._environment = None
-
-
-class DevServer(Server):
-    """The real Temporal dev server as the presenter runs it (the pip-installed CLI), its own
-    process with a database file, on free ports.
-
-    For the tests that do to the server what a presenter does (Ctrl-C or kill -9 it, then
-    start it again with the same database: demo 4), or that let another program stop it
-    (make reset): the SDK's LocalServer cannot be signalled or restarted.
-    """
-
-    def __init__(self, db_dir: Path, namespaces=Server.NAMESPACES):
-        super().__init__(namespaces)
-        self.db_file = Path(db_dir) / "temporal.db"
-        self.proc: Proc | None = None
-
     def start(self, timeout: float = 30) -> DevServer:
         ports = {"server_port": self.port, "ui_port": self.ui_port}
         server = stage.pieces(False, **ports, db_filename=str(self.db_file))[0]  # make demo's
         args = [*server.argv(), "--ip", "127.0.0.1", "--log-level", "error"]
-        for ns in self.namespaces:
-            args += ["--namespace", ns]
+        args += [arg for ns in self.namespaces for arg in ("--namespace", ns)]
         self.proc = Proc(args, cwd=self.db_file.parent, name="temporal")
         wait_for(self._ready, timeout, 0.2, "the Temporal dev server")
         return self
 
+    restart = start  # the same ports, the same database file
+
     def _ready(self) -> bool:
         if self.proc.popen.poll() is not None:
-            raise AssertionError(f"dev server exited:\n{self.proc.stdout}\n{self.proc.stderr}")
-        return port_open(self.port) and self._namespaces_ready()
+            raise AssertionError(f"dev server exited:{self.proc._said()}")
+        if not port_open(self.port):
+            return False
+        last = (self.namespaces or ("default",))[-1]  # the port opens before the namespaces
+        return temporal(self, "operator", "namespace", "describe", namespace=last).returncode == 0
 
     def stop(self, sig: int | None = None) -> None:
         """Ctrl-C (the platform's way), or the signal given (SIGKILL: the tests' kill -9)."""
@@ -275,23 +209,17 @@ class DevServer(Server):
                 self.proc.popen.send_signal(sig)
             self.proc.wait(20)
 
-    def restart(self) -> DevServer:
-        """Start again on the same ports with the same database file."""
-        return self.start()
+
+Server = LocalServer = DevServer  # the names conftest, benchmark and slide_screenshots use
 
 
-def history_json(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> str:
-    """A run's event history, exactly as `temporal workflow show --output json` prints it."""
-    out = subprocess.run(
-        [TEMPORAL, "workflow", "show", "--workflow-id", workflow_id, "--output", "json",
-         "--address", server.address, "--namespace", namespace],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout
+def history_json(server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> str:
+    """A run's history, exactly as `temporal workflow show --output json` prints it."""
+    show = ("workflow", "show", "--workflow-id", workflow_id, "--output", "json")
+    return temporal(server, *show, namespace=namespace, check=True).stdout
 
 
-def history(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
-    """A run's history events, parsed."""
+def history(server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> list[dict]:
     return json.loads(history_json(server, workflow_id, namespace))["events"]
 
 
@@ -301,44 +229,28 @@ def event_types(events: list[dict]) -> list[str]:
 
 def activity_counts(events: list[dict], state: str = "COMPLETED") -> dict[str, int]:
     """How many times each activity type reached `state` (SCHEDULED, COMPLETED...)."""
-    scheduled = {}
-    for e in events:
-        attrs = e.get("activityTaskScheduledEventAttributes")
-        if attrs:
-            scheduled[e["eventId"]] = attrs["activityType"]["name"]
-    counts: dict[str, int] = {}
-    key = "activityTask" + state.title() + "EventAttributes"
-    for e in events:
-        if state == "SCHEDULED" and e["eventId"] in scheduled:
-            name = scheduled[e["eventId"]]
-        elif key in e:
-            name = scheduled[e[key]["scheduledEventId"]]
-        else:
-            continue
-        counts[name] = counts.get(name, 0) + 1
-    return counts
+    key = f"activityTask{state.title()}EventAttributes"
+    names = {e["eventId"]: a["activityType"]["name"] for e in events
+             if (a := e.get("activityTaskScheduledEventAttributes"))}  # fmt: skip
+    ids = [e["eventId"] if state == "SCHEDULED" else e[key]["scheduledEventId"]
+           for e in events if key in e]  # fmt: skip
+    return dict(Counter(names[i] for i in ids))
 
 
-def terminate(server: Server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> None:
-    subprocess.run(
-        [TEMPORAL, "workflow", "terminate", "--workflow-id", workflow_id, "--reason", "cleanup",
-         "--address", server.address, "--namespace", namespace],
-        capture_output=True,
-    )  # fmt: skip
+def terminate(server, workflow_id: str, namespace: str = TEST_NAMESPACE) -> None:
+    terminate = ("workflow", "terminate", "--workflow-id", workflow_id, "--reason", "cleanup")
+    temporal(server, *terminate, namespace=namespace)
 
 
 class HelloStage:
-    """hello-ip's pieces for one test, as make demo --offline starts them (stage.pieces()):
-    the stand-in services, workers, the app; on free ports, in a namespace of the test's."""
+    """hello-ip's pieces as make demo --offline declares them (stage.pieces()): the stand-in,
+    workers, the app; on free ports, in a namespace of the test's."""
 
-    def __init__(self, server: Server, namespace: str = TEST_NAMESPACE):
-        self.server = server
-        self.namespace = namespace
-        self.standin_port = free_port()
-        self.app_port = free_port()
+    def __init__(self, server: DevServer, namespace: str = TEST_NAMESPACE):
+        self.server, self.namespace = server, namespace
+        self.standin_port, self.app_port = free_port(), free_port()
         ports = (server.port, server.ui_port, self.app_port, self.standin_port)
-        declared = stage.pieces(True, *ports, namespace=namespace)
-        self.pieces = {piece.name: piece for piece in declared}
+        self.pieces = {p.name: p for p in stage.pieces(True, *ports, namespace=namespace)}
         self.procs: list[Proc] = []
 
     @property
@@ -347,10 +259,10 @@ class HelloStage:
         return {**self.pieces["worker"].started(), **self.pieces["app"].started()}
 
     def _run(self, piece: str, *args, folder: Path | None = None, name=None) -> Proc:
-        """The declared piece (with more arguments; from a copy of its folder)."""
+        """The declared piece, with more arguments, from `folder` (a copy of hello-ip)."""
         declared = self.pieces[piece]
-        argv, cwd = [*declared.argv(), *args], folder or declared.cwd
-        proc = Proc(argv, cwd, declared.started(), name or declared.command[1])
+        argv = [*declared.argv(), *args]
+        proc = Proc(argv, folder or declared.cwd, declared.started(), name or declared.command[1])
         self.procs.append(proc)
         return proc
 
@@ -380,9 +292,8 @@ class HelloStage:
         return f"http://127.0.0.1:{self.app_port}"
 
     def post(self, name: str = "Ada", sleep_seconds: int = 0) -> str:
-        code, body = http(
-            "POST", f"{self.url}/api/greetings", {"name": name, "sleep_seconds": sleep_seconds}
-        )
+        body = {"name": name, "sleep_seconds": sleep_seconds}
+        code, body = http("POST", f"{self.url}/api/greetings", body)
         assert code == 202, body
         return body["workflow_id"]
 
@@ -390,22 +301,21 @@ class HelloStage:
         return http("GET", f"{self.url}/api/greetings/{workflow_id}?wait={wait}")
 
     def wait_done(self, workflow_id: str, timeout: float = 30) -> dict:
-        """Poll as the page does until the run has ended; returns the last status."""
+        """Poll as the page does (each request waits) until the run has ended."""
         last = [None]
 
         def done():
-            code, body = last[0] = self.status(workflow_id, wait=1)  # the request waits
+            code, body = last[0] = self.status(workflow_id, wait=1)
             return code == 200 and body["status"] != "RUNNING" and body
 
-        said = lambda: f"{workflow_id} still not done after {timeout}s: {last[0]}"  # noqa: E731
-        return wait_for(done, timeout, 0, said)
+        return wait_for(done, timeout, 0, lambda: f"{workflow_id} not done in {timeout}s: {last}")
 
     def wait_progress(self, workflow_id: str, predicate, timeout: float = 30) -> dict:
-        """Poll until the status's progress satisfies predicate(progress)."""
+        """The status, once its progress satisfies predicate(progress)."""
 
         def check():
             code, body = self.status(workflow_id)
-            return body if code == 200 and predicate(body.get("progress") or {}) else None
+            return code == 200 and predicate(body.get("progress") or {}) and body
 
         return wait_for(check, timeout, 0.2, f"progress of {workflow_id}")
 
@@ -418,16 +328,8 @@ class HelloStage:
 
     def wait_for_event(self, workflow_id: str, event_type: str, timeout: float = 20) -> None:
         """Wait until the run's history has an event of this type (e.g. TIMER_STARTED)."""
-        wait_for(
-            lambda: event_type in event_types(self.history(workflow_id)),
-            timeout,
-            0.2,
-            f"{event_type} in {workflow_id}",
-        )
-
-
-EXPECTED_IP = "203.0.113.42"  # what standin.py answers
-EXPECTED_LOCATION = "Toronto, Ontario, Canada"
+        seen = lambda: event_type in event_types(self.history(workflow_id))  # noqa: E731
+        wait_for(seen, timeout, 0.2, f"{event_type} in {workflow_id}")
 
 
 def readme_bug_edit() -> tuple[str, int, str, str]:
@@ -439,7 +341,7 @@ def readme_bug_edit() -> tuple[str, int, str, str]:
 
 
 def ship_the_bug(hello_dir: Path) -> tuple[Path, str]:
-    """Make demo 5's edit in a copy of hello-ip: (the edited file, its text before the edit)."""
+    """Demo 5's edit made in a copy of hello-ip: (the edited file, its text before)."""
     filename, line, old, new = readme_bug_edit()
     source = hello_dir / filename
     original = source.read_text()
@@ -451,28 +353,21 @@ def ship_the_bug(hello_dir: Path) -> tuple[Path, str]:
 
 
 def readme_edit(name: str) -> tuple[str, int, str]:
-    """Demo 6's edits as the README gives them: (file, the line they go after, the lines).
-
-    The README marks each as ``<!-- edit: NAME, FILE after line N -->`` before a python block.
-    """
-    readme = (REPO / "README.md").read_text()
-    found = re.search(
-        rf"<!-- edit: {re.escape(name)}, ([\w./-]+) after line (\d+) -->\n```python\n(.*?)```",
-        readme,
-        re.S,
-    )
+    """Demo 6's edit NAME, marked ``<!-- edit: NAME, FILE after line N -->`` before a python
+    block in the README: (file, the line it goes after, the lines)."""
+    pattern = rf"<!-- edit: {re.escape(name)}, ([\w./-]+) after line (\d+) -->\n```python\n(.*?)```"
+    found = re.search(pattern, (REPO / "README.md").read_text(), re.S)
     assert found, f"README.md has no <!-- edit: {name}, FILE after line N --> python block"
     return found[1], int(found[2]), found[3]
 
 
 def make_readme_edit(hello_dir: Path, name: str) -> tuple[Path, str]:
-    """Demo 6's edit NAME (demo-6-change, demo-6-fix) made to hello_dir's file as the README
-    says, from the committed file: (the edited file, the committed text). Reverting is
-    writing the committed text back (the README's `git checkout hello-ip/workflow.py`)."""
+    """Demo 6's edit NAME (demo-6-change, demo-6-fix) made to the committed file, in hello_dir:
+    (the edited file, the committed text, which reverts it as `git checkout` does)."""
     path, after, lines = readme_edit(name)
     committed = (REPO / path).read_text()
-    source = hello_dir / Path(path).relative_to("hello-ip")
     kept = committed.splitlines(keepends=True)
+    source = hello_dir / Path(path).relative_to("hello-ip")
     source.write_text("".join(kept[:after]) + lines + "".join(kept[after:]))
     return source, committed
 
@@ -486,12 +381,9 @@ def expected_greeting(name: str) -> list[str]:
 
 
 class DemoStage:
-    """`make demo --offline` (python -m presenter.stage) on free ports, as a subprocess.
-
-    With ``repo``, it runs from a copy of the repository (demo 5 edits hello-ip there).
-    Stop it with stop(): Ctrl-C, never kill -9 (its pieces live in sessions, on Windows
-    process groups, of their own: they would outlive it).
-    """
+    """`make demo --offline` (python -m presenter.stage) on free ports, from `repo` (a copy, for
+    demo 5's edit). stop() is Ctrl-C, never kill -9: its pieces, in sessions (on Windows process
+    groups) of their own, would outlive it."""
 
     def __init__(self, db_dir: Path, repo: Path = REPO, offline: bool = True):
         self.ports = {name: free_port() for name in ("server", "ui", "app", "standin")}
@@ -528,12 +420,8 @@ class DemoStage:
         return http("POST", f"{self.url}/api/stage/{piece}/{action}", None, 10, headers)
 
     def wait_state(self, piece: str, state: str, timeout: float = 30) -> dict:
-        return wait_for(
-            lambda: (p := self.pieces()[piece])["state"] == state and p,
-            timeout,
-            0.2,
-            f"the {piece} to be {state}",
-        )
+        now = lambda: (p := self.pieces()[piece])["state"] == state and p  # noqa: E731
+        return wait_for(now, timeout, 0.2, f"the {piece} to be {state}")
 
     def stop(self) -> int:
         return self.proc.interrupt(timeout=40)

@@ -1,11 +1,9 @@
-"""`make histories`: re-record tests/histories/ from real runs.
+"""`make histories`: re-record tests/histories/ from real runs, after an intended, versioned
+change to a workflow (the README's "Replay testing"); never edit the files by hand.
 
-Runs each scenario against a fresh dev server (free ports, temp dir), with the
-real worker scripts: the durable counter's, and the README's demos as
-maintainers/scenarios.py plays them. Then saves each run's event history exactly
-as `temporal workflow show --output json` prints it. Use it after an intended,
-versioned change to a workflow (see the README's "Replay testing"); never edit
-the files by hand.
+Against a fresh dev server, with the real worker scripts: the durable counter's, and the
+README's demos as maintainers/scenarios.py plays them; each history saved exactly as
+`temporal workflow show --output json` prints it.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ import tempfile
 from pathlib import Path
 
 from maintainers import harness
-from maintainers.harness import COUNTER_DIR, TEST_NAMESPACE, HelloStage, Server, python_script
+from maintainers.harness import COUNTER_DIR, TEST_NAMESPACE, DevServer, HelloStage, python_script
 from maintainers.scenarios import DEMOS, At, StageDriver, play
 
 OUT = harness.REPO / "tests" / "histories"
-# Each history file, from the run of a demo's scenario (tests/test_replay.py: EXPECTED).
-HELLO = {
+HELLO = {  # each history file, from the run of a demo's scenario (tests/test_replay.py)
     "hello-ip-sleep-0": "demo-1",
     "hello-ip-sleep-3": "demo-2",
     "hello-ip-worker-restarted": "demo-3",  # Ctrl-C the worker while the timer waits
@@ -28,14 +25,13 @@ HELLO = {
 }
 
 
-def save(out: Path, server: Server, run: str, name: str, namespace=TEST_NAMESPACE) -> None:
+def save(out: Path, server: DevServer, run: str, name: str, namespace=TEST_NAMESPACE) -> None:
     (out / f"{name}.json").write_text(harness.history_json(server, run, namespace))
     print(f"  wrote {out / name}.json")
 
 
-def counter(out: Path, server: Server, interrupt_at: int | None, name: str) -> None:
-    env = server.env()
-    durable = COUNTER_DIR / "durable"
+def counter(out: Path, server: DevServer, interrupt_at: int | None, name: str) -> None:
+    env, durable = server.env(), COUNTER_DIR / "durable"
     worker = python_script(durable / "worker.py", env=env)
     worker.wait_for_line("^Starting the worker")
     python_script(durable / "starter.py", env=env).wait(15)
@@ -48,7 +44,7 @@ def counter(out: Path, server: Server, interrupt_at: int | None, name: str) -> N
     save(out, server, "durable-counter", name)
 
 
-def hello(out: Path, server: Server, namespace: str, name: str) -> None:
+def hello(out: Path, server: DevServer, namespace: str, name: str) -> None:
     """The demo's scenario through the JSON API; its history saved at the greeting."""
     s, stage = DEMOS[HELLO[name]], HelloStage(server, namespace)
     try:
@@ -67,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         harness.OUTPUT_ROOT = Path(tmp)  # the processes' output goes with it
         print("Starting a dev server for the recordings...")
-        server = harness.LocalServer().start()
+        server = DevServer(Path(tmp)).start()
         try:
             counter(out, server, None, "counter")
             counter(out, server, 4, "counter-worker-restarted")

@@ -1,13 +1,8 @@
-"""Each demo's scenario, written once (issue 19): what breaks, when, what brings it back, and
-what the run must show afterwards. The drivers differ on purpose: the JSON API and the processes
-(StageDriver), the page with the processes or with its stage panel (PageDriver, Panel).
-
-play(DEMOS["demo-3"], driver) runs one, the same way for every driver: (with the bug: edit(True)
-and the worker restarted), start_run(), wait(at) then stop(piece, how), wait(broken), (once the
-`down_for` seconds; with the bug, edit(False)) start(piece), wait(GREETING).
-Each wait() returns what the driver saw (the API's status, the page) and checks what every run
-of the scenario shows then; play() hands it to the test's hook for that moment, if any
-(`hooks={At.NO_WORKER: check}`): a hook(run, seen) asserts, takes a screenshot, saves a history.
+"""Each demo's scenario, written once (issue 19): what breaks, when, what brings it back, what
+the run shows. play(DEMOS[key], driver, how, hooks) runs it the same way with every driver: the
+JSON API and the processes (StageDriver), the page with those or with its stage panel (PageDriver,
+Panel). At each moment the driver's wait() checks what every run shows and returns what it saw;
+the test's hook for that moment, hook(run, seen), asserts more, takes a screenshot, saves a history.
 """
 
 from __future__ import annotations
@@ -25,12 +20,14 @@ from maintainers import browser, harness
 class At:
     """The moments of a run, as each driver tells them."""
 
-    STARTED = "started"  # the run began
+    STARTED = "started"  # the run began (a hook's moment only, as DOWN and FIXED are)
     TIMER_WAITING = "timer waiting"  # get_ip done, the durable timer counting
     NO_WORKER = "no worker"  # the timer fired; no worker picks up the next task
     UNREACHABLE = "unreachable"  # the app cannot reach Temporal
     RETRYING = "retrying"  # get_location_info failed `failures` times; Temporal retries it
     MISMATCH = "mismatch"  # demo 6: the new code does not match the history; the run waits
+    DOWN = "down"  # the piece is stopped (demo 6: the mismatched worker too), not yet fixed
+    FIXED = "fixed"  # the fix made (bug, change), the piece about to start again
     GREETING = "greeting"  # completed, with the greeting
 
 
@@ -90,50 +87,51 @@ class Played:
 def play(s: Scenario, driver, how: str | None = None, hooks: dict[str, Hook] | None = None):
     """Run the scenario with the driver; at each moment, the hook for it (if any)."""
     hooks, how = hooks or {}, how or s.hows[0]
-    shipped, restored = False, None
+    restored = None
 
-    def reached(moment: str) -> None:
-        seen = None if moment == At.STARTED else driver.wait(played.run, moment, s)
+    def reached(moment: str, wait: bool = True) -> None:
+        seen = driver.wait(played.run, moment, s) if wait else None
         if moment == At.GREETING and restored is not None:  # before the hook's own checks
             played.recovery = time.monotonic() - restored
         if moment in hooks:
             hooks[moment](played.run, seen)
 
+    def redeploy(edit: str | None) -> None:  # the edit saved, the worker restarted with it
+        driver.edit(edit)
+        driver.stop("worker", "interrupt")
+        driver.start("worker")
+
     try:
-        if s.bug:  # the edit saved, the worker restarted with it
-            driver.edit(shipped := "demo-5")
-            driver.stop("worker", "interrupt")
-            driver.start("worker")
+        if s.bug:
+            redeploy("demo-5")
         started = time.monotonic()
         played = Played(driver.start_run(s))
-        reached(At.STARTED)
+        reached(At.STARTED, wait=False)
         if s.at:
             reached(s.at)
         if s.change:  # demo 6: the new code, deployed while the run waits on its timer
-            driver.edit(shipped := "demo-6-change")
-            driver.stop("worker", "interrupt")
-            driver.start("worker")
+            redeploy("demo-6-change")
         elif s.at and s.piece:
             driver.stop(s.piece, how)
         if s.broken:
             reached(s.broken)
         if s.change:
             driver.stop("worker", "interrupt")  # it cannot run this run (the README)
-        if s.down_for:
-            time.sleep(s.down_for)
+        reached(At.DOWN, wait=False)
+        time.sleep(s.down_for)
         if s.restored and s.piece:
-            if s.bug:
-                driver.edit(shipped := None)  # the fix
-                driver.stop("worker", "interrupt")
-            if s.change:
-                driver.edit("demo-6-fix")  # workflow.patched: the old runs keep the old path
+            if s.bug or s.change:  # the bug's fix: the file as committed; demo 6's: its patch
+                driver.edit("demo-6-fix" if s.change else None)
+                if s.bug:
+                    driver.stop("worker", "interrupt")
+                reached(At.FIXED, wait=False)
             restored = time.monotonic()
             driver.start(s.piece)
         reached(At.GREETING)
         assert time.monotonic() - started >= s.seconds, "the greeting came before the timer"
         return played
     finally:
-        if shipped:  # a scenario that failed leaves no edit behind
+        if s.bug or s.change:  # no edit left behind, even by a scenario that failed
             driver.edit(None)
 
 
@@ -144,18 +142,16 @@ def completed_once(events: list[dict]) -> None:
 
 
 class Hands:
-    """What the drivers' hands share: the README's edit in `folder` (a copy of hello-ip) and
-    its fix; the run's history, from `stage`."""
+    """The README's edits in `folder` (a copy of hello-ip); the run's history from `stage`."""
 
     folder: Path | None = None
     original: str | None = None
 
-    def __init__(self, stage):  # a harness.HelloStage or DemoStage
+    def __init__(self, stage):
         self.stage = stage
 
     def edit(self, name: str | None) -> None:
-        """The README's edit: "demo-5" (the bug), "demo-6-change" or "demo-6-fix"; None: the
-        file as committed."""
+        """ "demo-5" (the bug), "demo-6-change", "demo-6-fix"; None: the file as committed."""
         if name == "demo-5":
             self.source, self.original = harness.ship_the_bug(self.folder)
         elif name:
@@ -168,8 +164,7 @@ class Hands:
 
 
 class StageDriver(Hands):
-    """The JSON API and the processes: a harness.HelloStage (on a DevServer for demo 4), its
-    pieces started here; with the bug, the workers run from a copy of hello-ip in `copy_to`."""
+    """The JSON API and a HelloStage's processes; with an edit, the workers in copy_to/hello-ip."""
 
     def __init__(self, stage: harness.HelloStage, s: Scenario, copy_to: Path | None = None):
         super().__init__(stage)
@@ -204,29 +199,26 @@ class StageDriver(Hands):
 
     def wait(self, run: str, moment: str, s: Scenario):
         """The run's status (the API's JSON) once it shows the moment."""
-        stage = self.stage
+        stage, progress = self.stage, self.stage.wait_progress
         if moment == At.TIMER_WAITING:
             stage.wait_for_event(run, "TIMER_STARTED")
         elif moment == At.NO_WORKER:
             stage.wait_for_event(run, "TIMER_FIRED", timeout=10)
-            return stage.wait_progress(run, lambda p: p.get("waiting_for_worker"), timeout=15)
+            return progress(run, lambda p: p.get("waiting_for_worker"), timeout=15)
         elif moment == At.UNREACHABLE:
             code, status = stage.status(run)  # at once: no traceback, no 500
             assert code == 503 and status["status"] == "UNREACHABLE", status
             return status
         elif moment == At.RETRYING:
-            failed = lambda p: p.get("attempt", 0) > s.failures  # noqa: E731
-            return stage.wait_progress(run, failed, timeout=20)
+            return progress(run, lambda p: p.get("attempt", 0) > s.failures, timeout=20)
         elif moment == At.MISMATCH:
-            stuck = lambda p: p.get("step") == "workflow_task_failed"  # noqa: E731
-            return stage.wait_progress(run, stuck, timeout=20)
+            return progress(run, lambda p: p.get("step") == "workflow_task_failed", timeout=20)
         elif moment == At.GREETING:
             return self._greeting(run, s)
         return stage.status(run)[1]
 
     def _greeting(self, run: str, s: Scenario) -> dict:
-        """Nothing lost, nothing done twice: one run, each activity scheduled and completed
-        once, no task timed out or failed; the steps not run again taken from the history."""
+        """Nothing lost or done twice, nothing timed out or failed (but demo 6's task)."""
         done = self.stage.wait_done(run, timeout=30)
         assert done["status"] == "COMPLETED", done
         assert done["result"]["greeting"] == harness.expected_greeting(s.name)
@@ -235,7 +227,7 @@ class StageDriver(Hands):
         types = harness.event_types(events)
         assert types[-1] == "WORKFLOW_EXECUTION_COMPLETED"
         trouble = [t for t in types if t.endswith(("TIMED_OUT", "FAILED"))]
-        assert trouble == (["WORKFLOW_TASK_FAILED"] if s.change else []), types  # demo 6's
+        assert trouble == (["WORKFLOW_TASK_FAILED"] if s.change else []), types
         if s.from_history is not None:
             taken = [row["step"] for row in done["timeline"] if row.get("from_history")]
             assert taken == list(s.from_history), done["timeline"]
@@ -243,9 +235,8 @@ class StageDriver(Hands):
 
 
 class PageDriver:
-    """The page in Chromium: it starts each run, and tells each moment by its rows and lights
-    (with `shots`, a screenshot of each there: PREFIX-demo-3-no-worker.png). The pieces break
-    and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
+    """The page in Chromium, by its rows and lights (with `shots`, PREFIX-KEY-MOMENT.png of each);
+    the pieces break and come back by `hands`: a StageDriver, or the stage panel (Panel)."""
 
     def __init__(self, page, hands, shots: Path | None = None, prefix: str = "page"):
         self.page, self.hands, self.shots, self.prefix = page, hands, shots, prefix
@@ -280,9 +271,8 @@ class PageDriver:
             what = f"{s.failures} failed attempts on the page"
             harness.wait_for(lambda: self.failures().count() >= s.failures, 25, 0.2, what)
         elif moment == At.MISMATCH:
-            what = "the page's words for a workflow task that failed"
             said = lambda: "does not match" in page.inner_text("#status-line")  # noqa: E731
-            harness.wait_for(said, 20, 0.1, what)
+            harness.wait_for(said, 20, 0.1, "the page's words for a workflow task that failed")
         elif moment == At.GREETING:
             self._greeting(run, s)
         if self.shots:
@@ -295,8 +285,8 @@ class PageDriver:
         page.locator("#result").wait_for(state="visible", timeout=40000)
         timer = [["durable timer", "fired"]] if s.seconds else []
         done = [["get_ip", "done"], *timer, ["get_location_info", "done"], ["greeting", "done"]]
-        if s.change:  # demo 6: the failed replay, then the fixed worker's
-            shown = lambda: [r for r in browser.rows(page) if r[0] != "replay"] == done  # noqa: E731
+        shown = lambda: [r for r in browser.rows(page) if r[0] != "replay"] == done  # noqa: E731
+        if s.change:  # demo 6: besides them, the failed replay, then the fixed worker's
             harness.wait_for(shown, 20, 0.1, f"timeline rows {done}")
         else:
             browser.wait_rows(page, done)
@@ -312,8 +302,7 @@ class PageDriver:
 
 
 def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, view=None, **shots):
-    """The scenario's pieces started (StageDriver), then the page open (view: its viewport...),
-    both its lights on."""
+    """The StageDriver's pieces started, then the page open (view: new_page's options), lit."""
     hands = StageDriver(stage, s, copy_to)
     page = browser.open_page(chromium, stage.url, **(view or {}))
     browser.wait_light(page, "temporal", "Temporal: reachable")
@@ -322,8 +311,7 @@ def page_driver(chromium, stage: harness.HelloStage, s: Scenario, copy_to=None, 
 
 
 class Panel(Hands):
-    """The hands of make demo's stage (harness.DemoStage): the buttons of the page's stage panel.
-    The bug edit goes into hello-ip in the stage's copy of the repository, `repo`."""
+    """The buttons of a DemoStage's panel; its edits in its copy of the repository, `repo`."""
 
     SAID = {"interrupt": "Sent Ctrl-C (SIGINT)", "kill": "Sent kill -9 (SIGKILL)"}
 
