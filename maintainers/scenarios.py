@@ -44,8 +44,7 @@ class Scenario:
     broken: str | None = None  # what the run shows while it is broken
     failures: int = 0  # at RETRYING: get_location_info's failed attempts
     # Seconds the piece stays down (demo 4: the service restarts while the timer still counts,
-    # as the README's 10 s timer has it; restarted once the timer was due, a workflow task
-    # timed out after the restart in 2 of 3 runs on two busy cores: a known race, not fixed).
+    # as the README has it; tests/test_demo_4_late.py restarts it after the timer is due).
     down_for: float = 0
     restored: bool = True  # what restores it: the piece started again (the bug: fixed first)
     workers: int = 1
