@@ -74,26 +74,22 @@ def find(version: str, path: str | None = None, pyenv: Path | None = None) -> Fo
     that version and can make a venv (a pyenv shim of a version not active says "command not
     found"; Debian's without -venv has no ensurepip)."""
     pyenv = pyenv or pyenv_root()
-    patch = {
-        d: d.name.removeprefix(f"{version}.") for d in (pyenv / "versions").glob(f"{version}.*")
-    }
-    builds = sorted((d for d, p in patch.items() if p.isdigit()), key=lambda d: -int(patch[d]))
-    on_path = shutil.which(f"python{version}", path=path)
+    patches = {d: d.name.removeprefix(f"{version}.") for d in (pyenv / "versions").glob("*")}
+    builds = sorted((d for d, p in patches.items() if p.isdigit()), key=lambda d: -int(patches[d]))
+    pythons = [
+        shutil.which(f"python{version}", path=path),
+        *(d / "bin" / f"python{version}" for d in builds),
+    ]
     tried = []
-    for python in [*([on_path] if on_path else []), *(d / f"bin/python{version}" for d in builds)]:
-        try:
-            out = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=60)
-        except OSError as err:
-            tried.append(f"{python}: {err.strerror}")
-            continue
+    for python in [p for p in pythons if p and Path(p).exists()]:
+        out = subprocess.run([python, "-c", PROBE], capture_output=True, text=True, timeout=60)
         release, _, executable = out.stdout.strip().partition(" ")
         if out.returncode == 0 and release.startswith(version + ".") and executable:
             return Found(version, Path(executable), release)
         last = (out.stderr.strip().splitlines() or [release or f"exit {out.returncode}"])[-1]
         tried.append(f"{python}: {last}")
-    return Found(
-        version, None, note="; ".join(tried) or f"no python{version} on PATH or in {pyenv}"
-    )
+    why = "; ".join(tried) or f"no python{version} on PATH or in {pyenv}"
+    return Found(version, None, note=why)
 
 
 def copy_tree(target: Path) -> None:
@@ -257,9 +253,7 @@ def run(suite: Suite) -> tuple[int, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("versions", nargs="*", help=f"some of {', '.join(VERSIONS)} (all)")
-    parser.add_argument(
-        "--debian", action="store_true", help="Debian's 3.13 and 3.14, found or not"
-    )
+    parser.add_argument("--debian", action="store_true", help="Debian's 3.13, 3.14 anyway")
     args = parser.parse_args(argv)
     if unknown := [v for v in args.versions if v not in VERSIONS]:
         parser.error(f"unknown interpreter {', '.join(unknown)}: choose from {', '.join(VERSIONS)}")
@@ -269,14 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     # One suite at a time: on two cores, two at once took twice as long each and failed
     # timing-bound tests; Debian's roots download meanwhile.
     with ThreadPoolExecutor(len(DEBIAN)) as roots:
-        said, suites = plan(
-            args.versions or list(VERSIONS), bool(args.versions), args.debian, roots
-        )
+        versions = args.versions or list(VERSIONS)
+        said, suites = plan(versions, bool(args.versions), args.debian, roots)
         print("\n".join(said), flush=True)
         results = [run(suite) for suite in suites]
-    print(
-        f"\nLeft out (Chromium, npm, the README's ports; make test runs them): {' '.join(LEFT_OUT)}"
-    )
+    print("\nLeft out (Chromium, npm, the README's ports; make test runs them):", *LEFT_OUT)
     print("\n".join([*said, *(line for _, line in results)]))
     print(f"make pythons: {time.monotonic() - started:.0f} s")
     if not suites:

@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,30 +55,32 @@ def pinned(requirement: Requirement) -> str:
 def resolves(wanted: list[Requirement], laptop: str, python: str) -> tuple[bool, str]:
     """pip's resolution for that laptop and Python, wheels only: (ok, how many or why not)."""
     platforms = [arg for platform in LAPTOPS[laptop][0] for arg in ("--platform", platform)]
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp, "report.json")
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-             "--only-binary=:all:", "--target", tmp, "--report", report,
-             "--python-version", python, *platforms, *map(pinned, wanted)],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if out.returncode:  # pip's last word, without its long list of versions
-            errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
-            return False, re.sub(r" \(from versions:[^)]*\)", "", (errors or [out.stderr])[-1])
-        return True, f"{len(json.loads(report.read_text())['install'])} wheels"
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--report", "-", "--only-binary=:all:", "--python-version", python, *platforms,
+         *map(pinned, wanted)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode:  # pip's last word, without its long list of versions
+        errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
+        return False, re.sub(r" \(from versions:[^)]*\)", "", (errors or [out.stderr])[-1])
+    return True, f"{len(json.loads(out.stdout)['install'])} wheels"
 
 
-def check(requirements: list[Requirement], laptop: str, python: str) -> tuple[list[str], bool, str]:
-    """Each pin's cell, and the whole resolution's; where that fails, each pin's tree alone."""
-    wanted = [r for r in requirements if needed(r, laptop, python)]
-    ok, what = resolves(wanted, laptop, python)
-    cells = [
-        "not needed" if r not in wanted else "wheel" if ok or resolves([r], laptop, python)[0]
-        else "MISSING"
-        for r in requirements
-    ]  # fmt: skip
-    return cells, ok, what
+def check(requirements: list[Requirement], laptop: str, pythons: list[str]):
+    """Each pin's cell (its verdicts on each Python), the resolutions' line, and the gaps.
+    Where the whole resolution fails, each pin's tree is resolved alone, to name it."""
+    verdicts: list[set[str]] = [set() for _ in requirements]
+    said, gaps = [], []
+    for python in pythons:
+        wanted = [r for r in requirements if needed(r, laptop, python)]
+        ok, what = resolves(wanted, laptop, python)
+        for cell, r in zip(verdicts, requirements, strict=True):
+            alone = r in wanted and (ok or resolves([r], laptop, python)[0])
+            cell.add("not needed" if r not in wanted else "wheel" if alone else "MISSING")
+        said.append(f"{python}: {what if ok else 'FAILED (below)'}")
+        gaps += [] if ok else [f"Gap: {laptop}, Python {python}: {what}"]
+    return ["/".join(sorted(cell)) for cell in verdicts], ", ".join(said), gaps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,31 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     pythons = parser.parse_args(argv).pythons.split(",")
     files = ("requirements.txt", "requirements-dev.txt")
     requirements = [pin for file in files for pin in pins(stage.REPO / file)]
-    with ThreadPoolExecutor(4) as pool:  # each resolution is a pip process of its own
-        answers = {
-            (laptop, py): pool.submit(check, requirements, laptop, py)
-            for laptop in LAPTOPS
-            for py in pythons
-        }
+    with ThreadPoolExecutor(len(LAPTOPS)) as pool:  # each resolution is a pip process
+        answers = list(pool.map(lambda laptop: check(requirements, laptop, pythons), LAPTOPS))
     width = max(len(pinned(r)) for r in requirements)
     print(f"{'package':<{width}}  " + "  ".join(f"{laptop:<12}" for laptop in LAPTOPS))
-    gaps = []
     for i, requirement in enumerate(requirements):
-        cells = []
-        for laptop in LAPTOPS:
-            verdicts = {answers[laptop, py].result()[0][i] for py in pythons}
-            cells.append("/".join(sorted(verdicts)))
-            if verdicts - {"wheel", "not needed"}:
-                gaps.append(f"{requirement} on {laptop}: {cells[-1]}")
-        print(f"{pinned(requirement):<{width}}  " + "  ".join(f"{cell:<12}" for cell in cells))
+        cells = (f"{cells[i]:<12}" for cells, _, _ in answers)
+        print(f"{pinned(requirement):<{width}}  " + "  ".join(cells))
     print(f"(each cell: Python {', '.join(pythons)}; {len(requirements)} pinned packages)")
     print("With every dependency of every pin (pip's resolver, wheels only):")
-    for laptop in LAPTOPS:
-        results = [(py, *answers[laptop, py].result()[1:]) for py in pythons]
-        print(f"  {laptop:<12} " + ", ".join(f"{py}: {what}" for py, _, what in results))
-        gaps += [f"{laptop}, Python {py}: {what}" for py, ok, what in results if not ok]
-    for gap in gaps:
-        print(f"Gap: {gap}")
+    for laptop, (_, said, _) in zip(LAPTOPS, answers, strict=True):
+        print(f"  {laptop:<12} {said}")
+    gaps = [gap for _, _, found in answers for gap in found]
+    print("\n".join(gaps or ["No gap."]))
     return 1 if gaps else 0
 
 
