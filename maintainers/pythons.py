@@ -38,7 +38,7 @@ LEFT_OUT = [
     *("tests/test_rehearsal.py", "tests/test_slides.py"),  # Chromium, npm; the README's ports
 ]
 NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")
-QUIET = {"PIP_QUIET": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # no progress bars
+QUIET = {"PIP_QUIET": "2", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}  # pip: its errors only
 ROOT_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
     "HOME": "/root",
