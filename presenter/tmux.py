@@ -1,7 +1,7 @@
 """tmux by its command line: the one wrapper of make present, make reset and the tests.
 
-Not libtmux: it runs tmux with this process's environment, and the tests start their tmux
-server with a clean one (no venv, no test settings); tmux's command line is its stable API.
+Not libtmux: it cannot give the tmux server an environment of its own (the tests start
+theirs with a clean one), and it would not shorten this; tmux's command line is its stable API.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ class TmuxError(Exception):
 
 
 class Tmux:
-    """One tmux server: the default one, or a private one (tmux -L NAME); with `env`, the
-    environment of each command and so of the server the first one starts, and its shells."""
+    """One tmux server: the default one or a private one (tmux -L NAME); `env` is each
+    command's environment, and so that of the server the first one starts, and its shells'."""
 
     def __init__(self, socket_name: str | None = None, env: dict[str, str] | None = None):
         self.prefix = ["tmux"] + (["-L", socket_name] if socket_name else [])
@@ -36,10 +36,9 @@ class Tmux:
 
     def has_session(self, name: str) -> bool:
         try:
-            self("has-session", "-t", f"={name}")
+            return self("has-session", "-t", f"={name}") is not None
         except TmuxError:
             return False
-        return True
 
     def send_line(self, target: str, line: str) -> None:
         """Type a line as it is (not as key names), then press Enter."""
@@ -47,8 +46,7 @@ class Tmux:
         self("send-keys", "-t", target, "Enter")
 
     def capture(self, target: str, history: int = 0) -> list[str]:
-        """The pane's lines, and up to `history` lines of scrollback, wrapped lines joined,
-        without the empty rows below the last line."""
+        """The pane's lines and up to `history` lines of scrollback, wrapped lines joined."""
         text = self("capture-pane", "-p", "-J", "-S", -history, "-t", target)
         return text.rstrip("\n").splitlines()
 
