@@ -1,10 +1,6 @@
-"""`make demo`'s supervisor and the Stage panel's control port.
-
-The supervisor runs the stage's pieces, keeps each one's last lines and does to a piece what
-a presenter does in its terminal: Ctrl-C, kill -9, or start it again; only to processes it
-started. The control port listens on 127.0.0.1 and answers only requests with the stage's
-token; its one client is the app (STAGE_URL, STAGE_TOKEN), which checks the page's first.
-"""
+"""`make demo`'s supervisor (Ctrl-C, kill -9 or start again, only what it started) and the
+Stage panel's control port: on 127.0.0.1, for requests with the stage's token only; its one
+client is the app (STAGE_URL, STAGE_TOKEN), which checks the page's Origin and token first."""
 
 from __future__ import annotations
 
@@ -143,8 +139,7 @@ class Supervisor:
 
 
 class ControlPort(serving.ThreadedWSGIServer):
-    """The control port on 127.0.0.1 and its token, made before the stage is declared (the
-    app gets both); serve() hands it the supervisor."""
+    """Made before the stage is declared (the app gets its URL and token); serve() runs it."""
 
     supervisor: Supervisor | None = None
 

@@ -1,10 +1,7 @@
 """`make present`: the talk's terminals in tmux, numbered as the README numbers them.
 
-The teaser's window: terminals 2 and 3 side by side, in the counters' folders. The stage's:
-1 the Temporal dev server, 2 the hello-ip worker, 3 the web app, 4 (--offline) the stand-in
-services, 5 a spare shell, each piece typed into its pane's shell as a presenter would type
-it: Ctrl-C stops it, Up then Enter starts it again. Without tmux: the lines to type by hand.
-"""
+Each piece is typed into its pane's shell (Ctrl-C stops it, Up then Enter starts it again);
+without tmux, the lines to type by hand (in PowerShell on Windows)."""
 
 from __future__ import annotations
 
@@ -22,7 +19,7 @@ from presenter.tmux import Tmux
 SESSION = stage.TMUX_SESSION
 ON_WINDOWS = os.name == "nt"  # no tmux there: the lines, in PowerShell
 COUNTERS = "durable-vs-volatile-execution"
-# Each pane's README terminal and label; the spare shell is ready for a second worker.
+# Each pane's README terminal and title; the spare shell is ready for a second worker.
 LABELS = {"server": (1, "Temporal dev server"), "worker": (2, "hello-ip worker")}
 LABELS |= {"app": (3, "the web app"), "standin": (4, "stand-in services")}
 LABELS |= {"shell": (5, "a spare shell"), "counters": (2, "the teaser's counters")}
@@ -33,6 +30,12 @@ stage's window, its pieces running (Ctrl-b p: back).
 The app: http://127.0.0.1:{app} ; the Temporal Web UI: http://localhost:{ui} (soon).
 In tmux: Ctrl-b then an arrow key (or a click) moves between panes; in a pane, Ctrl-C stops
 its piece and Up then Enter starts it again; Ctrl-b d detaches. Stop everything: make reset."""
+BY_HAND = """tmux is not installed. Open one terminal each, numbered as in the README, and type in
+each, from {repo}:
+{terminals}
+The teaser (README) comes first, in terminals 2 and 3: type these there after it.
+Or run everything in one terminal: """
+BY_HAND += "python -m presenter.stage" if ON_WINDOWS else "make demo (with tmux: make present)"
 
 
 def activate_line(powershell: bool = False, venv: Path | None = None) -> str:
@@ -51,9 +54,7 @@ def ps_quote(word: str) -> str:
 
 
 def typed_lines(piece: stage.Piece, offline: bool, powershell: bool = False) -> list[str]:
-    """What a presenter types in the piece's terminal, as the README says: the venv, the
-    folder, offline.sh where a worker may run, the settings, the command last (so that Up
-    then Enter starts it again)."""
+    """The README's lines for the piece's terminal; the command last, for Up then Enter."""
     quote = ps_quote if powershell else shlex.quote
     lines = [activate_line(powershell)] + ([f"cd {piece.folder}"] if piece.folder else [])
     env = dict(piece.env)
@@ -66,19 +67,19 @@ def typed_lines(piece: stage.Piece, offline: bool, powershell: bool = False) -> 
 
 
 def pane(piece: stage.Piece, offline: bool = False, powershell: bool = False) -> dict:
-    terminal, label = LABELS[piece.name]
+    terminal, title = LABELS[piece.name]
+    lines = typed_lines(piece, offline, powershell)
     return {
         "name": piece.name,
         "terminal": terminal,
-        "label": f"terminal {terminal}: {label}",
+        "title": title,
         "piece": piece,
-        "lines": typed_lines(piece, offline, powershell),
+        "lines": lines,
     }
 
 
 def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = False) -> list[dict]:
-    """The stage's pieces and the spare shell (set up as the worker's terminal, for a second
-    worker), in the README's terminal order."""
+    """The stage's terminals, with a spare shell set up as the worker's, in the README's order."""
     worker = next(p for p in pieces if p.name == "worker")
     spare = stage.Piece("shell", "hello-ip", (), worker.env)
     found = [pane(p, offline, powershell) for p in [*pieces, spare]]
@@ -86,8 +87,7 @@ def panes(pieces: list[stage.Piece], offline: bool = False, powershell: bool = F
 
 
 def teaser_panes(pieces: list[stage.Piece]) -> list[dict]:
-    """Terminals 2 and 3 of the teaser: the venv, the counter's folder and (on moved ports,
-    for the tests) the dev server's address; the presenter types the teaser's commands."""
+    """The teaser's terminals 2 and 3, in the counters' folders; the presenter types the rest."""
     worker = next(p for p in pieces if p.name == "worker")
     env = {k: v for k, v in worker.env.items() if k == "TEMPORAL_ADDRESS"}
     teaser = [("counters", "volatile"), ("starter", "durable")]
@@ -95,25 +95,14 @@ def teaser_panes(pieces: list[stage.Piece]) -> list[dict]:
 
 
 def by_hand(panes_: list[dict]) -> str:
-    lines = ["tmux is not installed. Open one terminal each, numbered as in the README, and type"]
-    lines[0] += f" in each, from {stage.REPO}:"
-    for p in panes_:
-        lines.append(f"  {p['terminal']}. {p['label'].split(': ', 1)[1]}")
-        lines += [f"       {line}" for line in p["lines"]]
-    lines.append(
-        "The teaser (README) comes first, in terminals 2 and 3: type these there after it."
-    )
-    if ON_WINDOWS:
-        return "\n".join([*lines, "Or run everything in one terminal: python -m presenter.stage"])
-    lines.append("Or install tmux (brew install tmux / sudo apt install tmux) and run make present")
-    return "\n".join(lines) + " again; make demo runs everything in one terminal."
+    nl = "\n       "
+    terminals = [f"  {p['terminal']}. {p['title']}{nl}{nl.join(p['lines'])}" for p in panes_]
+    return BY_HAND.format(repo=stage.REPO, terminals="\n".join(terminals))
 
 
 def build(tmux: Tmux, teaser: list[dict], layout: list[dict]) -> None:
-    """The teaser's window: terminals 2 and 3 side by side. The stage's: on the left 1 (the
-    server, a third of the height) over 2 (the worker, whose lines the demos show), on the
-    right the others, stacked. Each pane labelled, its lines typed (the server's first: the
-    others start once it listens); the session opens on the teaser's window."""
+    """The teaser's window (2 | 3), then the stage's: 1 (a third) over 2 on the left, the rest
+    stacked on the right; the server's lines first (the others start once it listens)."""
     where = ["-c", str(stage.REPO), "-P", "-F", "#{pane_id}"]  # the lines `cd` as typed
     two, three = teaser
     size = ["-x", "200", "-y", "50"]  # until a terminal attaches
@@ -130,8 +119,8 @@ def build(tmux: Tmux, teaser: list[dict], layout: list[dict]) -> None:
         tmux("set-option", "-w", "-t", f"={SESSION}:={window}", "pane-border-status", "top")
         tmux("set-option", "-w", "-t", f"={SESSION}:={window}", "pane-border-format", " #{@piece} ")
     tmux("set-option", "-t", f"={SESSION}:", "mouse", "on")
-    for pane_ in [*layout, *teaser]:  # a pane option (tmux 3.0+): shells may retitle a pane
-        tmux("set-option", "-p", "-t", pane_["id"], "@piece", pane_["label"])
+    for p in [*layout, *teaser]:  # a pane option (tmux 3.0+): shells may retitle a pane
+        tmux("set-option", "-p", "-t", p["id"], "@piece", f"terminal {p['terminal']}: {p['title']}")
     # Type only once each shell shows its prompt, so that the lines do not interleave.
     net.waited(lambda: all(tmux.capture(p["id"]) for p in [*layout, *teaser]), 5)
     port = server["piece"].port

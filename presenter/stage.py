@@ -1,8 +1,7 @@
 """`make demo`: the whole hello-ip stage in one terminal; Ctrl-C stops everything.
 
-The Temporal dev server (unless one already runs), the hello-ip worker and web app, with
---offline the stand-in services too. pieces() is the stage's one declaration.
-"""
+The dev server (unless one runs), the worker and the app, with --offline the stand-in too;
+pieces() is the stage's one declaration."""
 
 from __future__ import annotations
 
@@ -83,8 +82,7 @@ def pieces(
     namespace: str = "default",
     panel: tuple[str, str] | None = None,
 ) -> list[Piece]:
-    """The stage in start order. Only the tests move ports and namespace; `panel` is make
-    demo's control port (its URL and token), for the app."""
+    """The stage in start order; the tests move ports and namespace; `panel`: make demo's."""
 
     def flag(port: int, name: str) -> tuple[str, ...]:  # the README's port: no flag
         return () if port == PORTS[name] else ("--port", str(port))

@@ -1,8 +1,6 @@
-"""tmux by its command line: the one wrapper of make present, make reset and the tests.
+"""tmux by its command line, for make present, make reset and the tests.
 
-Not libtmux: it cannot give the tmux server an environment of its own (the tests start
-theirs with a clean one), and it would not shorten this; tmux's command line is its stable API.
-"""
+Not libtmux: it cannot start the tests' tmux server with an environment of its own."""
 
 from __future__ import annotations
 
@@ -16,8 +14,7 @@ class TmuxError(Exception):
 
 
 class Tmux:
-    """One tmux server: the default one or a private one (tmux -L NAME); `env` is each
-    command's environment, and so that of the server the first one starts, and its shells'."""
+    """The default tmux server or a private one (-L NAME), started with `env` (its shells too)."""
 
     def __init__(self, socket_name: str | None = None, env: dict[str, str] | None = None):
         self.prefix = ["tmux"] + (["-L", socket_name] if socket_name else [])
@@ -36,9 +33,10 @@ class Tmux:
 
     def has_session(self, name: str) -> bool:
         try:
-            return self("has-session", "-t", f"={name}") is not None
+            self("has-session", "-t", f"={name}")
         except TmuxError:
             return False
+        return True
 
     def send_line(self, target: str, line: str) -> None:
         """Type a line as it is (not as key names), then press Enter."""
