@@ -1,38 +1,30 @@
-"""`make demo`'s supervisor and the stage panel's control port.
-
-The supervisor runs the stage's pieces (stage.pieces()), keeps each one's last lines and
-does to a piece what a presenter does in its terminal: Ctrl-C, kill -9, or start it again
-(the same command). It only signals processes it started (demo_support.interrupt and kill:
-CTRL_BREAK_EVENT and TerminateProcess on Windows).
-
-The control port listens on 127.0.0.1 only and answers only requests with the stage's
-token. Its one client is the app (STAGE_URL, STAGE_TOKEN), which checks the browser's
-Origin and the page's token first (demo_support/page/web.py, stage_routes).
-"""
+"""`make demo`'s supervisor (Ctrl-C, kill -9 or start again, only what it started) and the
+Stage panel's control port: on 127.0.0.1, for requests with the stage's token only; its one
+client is the app (STAGE_URL, STAGE_TOKEN), which checks the page's Origin and token first."""
 
 from __future__ import annotations
 
 import collections
 import hmac
-import json
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import flask
+from werkzeug import serving
+from werkzeug.exceptions import BadRequest, Conflict, Forbidden, HTTPException
 
 import demo_support
+from demo_support import net
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log in the stage's terminal
 ACTIONS = {"interrupt": "Ctrl-C", "kill": "kill -9", "start": "start"}
-LINES_KEPT = 6
-# "starting" until its port listens (no port: until it prints a line), at most this long.
-STARTING_AT_MOST = 30
-
-
-class Refused(Exception):
-    """A press that does nothing, and why (shown on the page)."""
+STARTING_AT_MOST = 30  # seconds "starting", until its port listens (no port: its first line)
+Refused = Conflict  # a press that does nothing, and why (shown on the page)
 
 
 class Running:
@@ -40,37 +32,36 @@ class Running:
 
     def __init__(self, piece, width: int, port_in_use) -> None:
         self.piece, self.width, self.port_in_use = piece, width, port_in_use
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **piece.started()}
         self.proc: subprocess.Popen | None = None
-        self.lines: collections.deque[str] = collections.deque(maxlen=LINES_KEPT)
-        self.started_at = 0.0
-        self.printed = threading.Event()
-        self.stopped_on_purpose = False  # by a press on the panel: the stage goes on
-        self.lock = threading.Lock()
+        self.lines: collections.deque[str] = collections.deque(maxlen=6)
+        self.printed, self.lock = threading.Event(), threading.Lock()
 
     def spawn(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.piece.started()}
         self.proc = subprocess.Popen(
             self.piece.argv(),
             cwd=self.piece.cwd,
-            env=self.env,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            # Ctrl-C reaches the stage only; it stops the pieces in order (stop_all).
-            **demo_support.own_process_group(),
+            **demo_support.own_process_group(),  # Ctrl-C reaches the stage only: stop_all()
         )
-        self.started_at = time.monotonic()
+        self.started_at, self.stopped_on_purpose = time.monotonic(), False
         self.printed.clear()
-        self.stopped_on_purpose = False
         self.pumping = threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True)
         self.pumping.start()
 
     def _pump(self, stream) -> None:
         for raw in stream:
-            line = raw.decode(errors="replace").rstrip()
-            self.lines.append(line)
+            self.lines.append(raw.decode(errors="replace").rstrip())
             self.printed.set()
-            print(f"{self.piece.name:>{self.width}} | {line}", flush=True)
+            print(f"{self.piece.name:>{self.width}} | {self.lines[-1]}", flush=True)
+
+    def listens(self, stopping: threading.Event) -> bool:
+        """It listens on its port within 30 seconds (or Ctrl-C came first)."""
+        up = lambda: self.port_in_use(self.piece.port) or stopping.is_set()  # noqa: E731
+        return bool(net.waited(lambda: up() or not self.running, 30, 0.2) and up())
 
     @property
     def running(self) -> bool:
@@ -78,19 +69,16 @@ class Running:
 
     @property
     def state(self) -> str:
-        if self.proc is None:
-            return "not started"
         if not self.running:
-            return "stopped"
+            return "not started" if self.proc is None else "stopped"
         port = self.piece.port
         ready = self.port_in_use(port) if port else self.printed.is_set()
-        starting = time.monotonic() - self.started_at < STARTING_AT_MOST and not ready
+        starting = not ready and time.monotonic() - self.started_at < STARTING_AT_MOST
         return "starting" if starting else "running"
 
     def describe(self) -> dict:
         state, name = self.state, self.piece.name
-        answer = {"name": name, "title": self.piece.title, "state": state}
-        answer["pid"] = self.proc.pid if self.running else None
+        answer = {"name": name, "state": state, "pid": self.proc.pid if self.running else None}
         if state == "stopped":
             self.pumping.join(0.5)  # its last lines ("Worker stopped.") come with its state
             code = self.proc.returncode
@@ -101,9 +89,9 @@ class Running:
         """Do what the button says, or raise Refused with the reason."""
         name = self.piece.name
         with self.lock:
+            state = self.state
             if name == "app":
                 raise Refused("The page runs on the app: stop the app in the stage's terminal.")
-            state = self.state
             if state == "starting":
                 raise Refused(f"The {name} is starting: wait until it runs, then press again.")
             if action == "start":
@@ -113,10 +101,10 @@ class Running:
                 return f"Started the {name} again (pid {self.proc.pid})."
             if state != "running":
                 raise Refused(f"The {name} is not running: nothing to stop.")
-            self.stopped_on_purpose = True
+            self.stopped_on_purpose = True  # the stage goes on
             send = demo_support.interrupt if action == "interrupt" else demo_support.kill
-            sent = send(self.proc)
-            return f"Sent {ACTIONS[action]} ({sent}) to the {name} (pid {self.proc.pid})."
+            sent, pid = send(self.proc), self.proc.pid
+            return f"Sent {ACTIONS[action]} ({sent}) to the {name} (pid {pid})."
 
 
 class Supervisor:
@@ -129,14 +117,13 @@ class Supervisor:
 
     def press(self, name: str, action: str) -> str:
         if action not in ACTIONS:
-            raise ValueError(f"Unknown action {action!r}: one of {', '.join(ACTIONS)}.")
+            raise BadRequest(f"Unknown action {action!r}: one of {', '.join(ACTIONS)}.")
         if name not in self.pieces:
-            raise ValueError(f"Unknown piece {name!r}: one of {', '.join(self.pieces)}.")
+            raise BadRequest(f"Unknown piece {name!r}: one of {', '.join(self.pieces)}.")
         return self.pieces[name].press(action)
 
     def stop_all(self, patience: float = 15) -> None:
-        """Ctrl-C each running piece, the last started first (the server last); kill -9
-        one still running after `patience` seconds."""
+        """Ctrl-C each running piece, the last started first; kill -9 one that outlives it."""
         for running in reversed(self.pieces.values()):
             if running.running:
                 demo_support.interrupt(running.proc)
@@ -151,56 +138,27 @@ class Supervisor:
         return [r for r in stopped if not r.stopped_on_purpose]
 
 
-class Handler(BaseHTTPRequestHandler):
-    """GET /pieces and POST /pieces/NAME/ACTION, only with the stage's token."""
+class ControlPort(serving.ThreadedWSGIServer):
+    """Made before the stage is declared (the app gets its URL and token); serve() runs it."""
 
-    server: ControlPort
-
-    def _answer(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _route(self) -> tuple[int, dict]:
-        given = self.headers.get("X-Stage-Token", "").encode()
-        if not hmac.compare_digest(given, self.server.token.encode()):
-            return 403, {"error": "The stage's token is missing or wrong."}
-        parts = self.path.strip("/").split("/")
-        supervisor = self.server.supervisor
-        if self.command == "GET" and self.path == "/pieces":
-            return 200, {"pieces": supervisor.describe()}
-        if self.command != "POST" or len(parts) != 3 or parts[0] != "pieces":
-            return 404, {"error": f"No such path: {self.path}"}
-        try:
-            return 200, {"message": supervisor.press(parts[1], parts[2])}
-        except ValueError as err:
-            return 400, {"error": str(err)}
-        except Refused as err:
-            return 409, {"error": str(err), "refused": True}
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        self._answer(*self._route())
-
-    do_POST = do_GET
-
-    def log_message(self, *args) -> None:  # no access log in the stage's terminal
-        pass
-
-
-class ControlPort(ThreadingHTTPServer):
-    """The control port on 127.0.0.1 and its token, made before the stage's pieces are
-    declared (the app gets both); serve() hands it the supervisor."""
-
-    daemon_threads = True
+    supervisor: Supervisor | None = None
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.token = secrets.token_urlsafe(24)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        self.supervisor: Supervisor | None = None
+        self.token, app = secrets.token_urlsafe(24), flask.Flask(__name__)
+        app.before_request(self._check_token)
+        app.add_url_rule("/pieces", "pieces", lambda: {"pieces": self.supervisor.describe()})
+        app.add_url_rule("/pieces/<name>/<action>", "press", self._press, methods=["POST"])
+        app.register_error_handler(HTTPException, lambda e: ({"error": e.description}, e.code))
+        super().__init__("127.0.0.1", 0, app)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _check_token(self) -> None:
+        given = flask.request.headers.get("X-Stage-Token", "").encode()
+        if not hmac.compare_digest(given, self.token.encode()):
+            raise Forbidden("The stage's token is missing or wrong.")
+
+    def _press(self, name: str, action: str) -> dict:
+        return {"message": self.supervisor.press(name, action)}
 
     def serve(self, supervisor: Supervisor) -> ControlPort:
         self.supervisor = supervisor

@@ -1,8 +1,6 @@
-"""tmux by its command line: the one wrapper of make present, make reset and the tests.
+"""tmux by its command line, for make present, make reset and the tests.
 
-Not libtmux: it runs tmux with this process's environment, and the tests start their tmux
-server with a clean one (no venv, no test settings); tmux's command line is its stable API.
-"""
+Not libtmux: it cannot start the tests' tmux server with an environment of its own."""
 
 from __future__ import annotations
 
@@ -16,8 +14,7 @@ class TmuxError(Exception):
 
 
 class Tmux:
-    """One tmux server: the default one, or a private one (tmux -L NAME); with `env`, the
-    environment of each command and so of the server the first one starts, and its shells."""
+    """The default tmux server or a private one (-L NAME), started with `env` (its shells too)."""
 
     def __init__(self, socket_name: str | None = None, env: dict[str, str] | None = None):
         self.prefix = ["tmux"] + (["-L", socket_name] if socket_name else [])
@@ -47,8 +44,7 @@ class Tmux:
         self("send-keys", "-t", target, "Enter")
 
     def capture(self, target: str, history: int = 0) -> list[str]:
-        """The pane's lines, and up to `history` lines of scrollback, wrapped lines joined,
-        without the empty rows below the last line."""
+        """The pane's lines and up to `history` lines of scrollback, wrapped lines joined."""
         text = self("capture-pane", "-p", "-J", "-S", -history, "-t", target)
         return text.rstrip("\n").splitlines()
 
