@@ -91,7 +91,8 @@ SHOTS = {
     ],
     ("demo-6", "demo-6"): [
         Shot(At.MISMATCH, "page", "New code, old history: the run waits, safe"),
-        Shot(At.MISMATCH, "ui", "The Web UI: the run still Running: stuck, not failed"),
+        Shot(At.MISMATCH, "ui", "The Web UI: Workflow Task Failed, the SDK's message; still Running",
+             tab="Timeline", focus="Workflow Task Failed"),
     ],
     ("bonus", "bonus"): [
         Shot(At.RETRYING, "page", "No network: get_location_info keeps retrying"),
@@ -118,7 +119,9 @@ class Camera:
         link.click()
         ui.wait_for_timeout(1500)  # the tab's rows
         if shot.focus:  # a row of the history, in the middle of the picture
-            row = ui.get_by_text(re.compile(shot.focus.replace(" ", r"\s*"), re.I)).first
+            row = ui.get_by_text(re.compile(shot.focus.replace(" ", r"\s*"), re.I))
+            row = row.filter(visible=True).first
+            row.wait_for(timeout=30000)  # a failed workflow task shows once the worker reports it
             row.evaluate("e => e.scrollIntoView({block: 'center'})")
         else:
             link.evaluate("e => e.scrollIntoView({block: 'start'})")
