@@ -197,9 +197,9 @@ def own_process_group() -> dict:
 def interrupt(proc: subprocess.Popen) -> str:
     """Ctrl-C to a child in its own group; returns its name. Windows' send_signal refuses
     SIGINT: CTRL_BREAK_EVENT, which Python raises as SIGBREAK and Go as os.Interrupt."""
-    sig = signal.CTRL_BREAK_EVENT if on_windows() else signal.SIGINT
-    proc.send_signal(sig)
-    return sig.name
+    windows = on_windows()
+    proc.send_signal(signal.CTRL_BREAK_EVENT if windows else signal.SIGINT)
+    return "CTRL_BREAK_EVENT" if windows else "SIGINT"
 
 
 def kill(proc: subprocess.Popen) -> str:

@@ -91,7 +91,7 @@ SHOTS = {
     ],
     ("demo-6", "demo-6"): [
         Shot(At.MISMATCH, "page", "New code, old history: the run waits, safe"),
-        Shot(At.MISMATCH, "ui", "The Web UI: Workflow Task Failed, the SDK's message; still Running",
+        Shot(At.MISMATCH, "ui", "Workflow Task Failed, the SDK's message; the run still Running",
              tab="Timeline", focus="Workflow Task Failed"),
     ],
     ("bonus", "bonus"): [

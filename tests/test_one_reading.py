@@ -102,7 +102,8 @@ def test_a_killed_workers_light_goes_out_when_its_heartbeat_falls_silent(browser
     worker.kill()
     took = seconds_until_light(page, "worker", "Worker: none polling", 20)
     print(f"[light] {took:.2f} s")
-    assert 3 <= took < 6, f"the light went out {took:.1f} s after kill -9"
+    # 3.5 s after the last heartbeat, which came up to 1 s before the kill: not at once, not late
+    assert 2.4 <= took < 6, f"the light went out {took:.1f} s after kill -9"
     detail = light_detail(page, "worker")
     assert re.fullmatch(rf"\({re.escape(identity(worker))}: no heartbeat for \d+ s\)", detail)
     assert page.errors == []

@@ -167,7 +167,8 @@ def stage_routes(app, temporal: TemporalReader) -> None:
         if action not in ("interrupt", "kill", "start"):
             raise BadRequest(f"Unknown action {action!r}: interrupt, kill or start.")
         path = f"/pieces/{urllib.parse.quote(piece, safe='')}/{action}"
-        return await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
+        code, body = await asyncio.to_thread(_ask_stage, stage_url, token, "POST", path)
+        return body, code
 
 
 def _ask_stage(stage_url: str, token: str, method: str, path: str) -> tuple[int, dict]:
