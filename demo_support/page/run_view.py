@@ -445,8 +445,8 @@ def later_event(row: dict, kind, attrs, when: datetime, value) -> None:
     elif kind in (E.EVENT_TYPE_ACTIVITY_TASK_FAILED, E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT):
         row.update(state="failed", text=f"Failed for good: {failure_text(attrs.failure)}")
     elif kind == E.EVENT_TYPE_TIMER_FIRED:
-        took, due = seconds(row.pop("_started"), when), row["timer_seconds"]
-        row.update(state="fired", fires_in_seconds=0, fired_after_seconds=round(took, 1))
+        took, due = round(seconds(row.pop("_started"), when), 1), row["timer_seconds"]
+        row.update(state="fired", fires_in_seconds=0, fired_after_seconds=took)  # one rounding
         del row["countdown"]
         row["text"] = f"Fired after {due:.0f} s"
         if took > due + LATE:  # e.g. the service was down when it was due
