@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def pinned(requirement: Requirement) -> str:
 def resolves(wanted: list[Requirement], laptop: str, python: str) -> tuple[bool, str]:
     """pip's resolution for that laptop and Python, wheels only: (ok, how many or why not)."""
     platforms = [arg for platform in LAPTOPS[laptop][0] for arg in ("--platform", platform)]
-    out = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-         "--report", "-", "--only-binary=:all:", "--python-version", python, *platforms,
-         *map(pinned, wanted)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as target:  # older pips take --platform only with one
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+             "--report", "-", "--only-binary=:all:", "--python-version", python, *platforms,
+             "--target", target, *map(pinned, wanted)],
+            capture_output=True, text=True,
+        )  # fmt: skip
     if out.returncode:  # pip's last word, without its long list of versions
         errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
         return False, re.sub(r" \(from versions:[^)]*\)", "", (errors or [out.stderr])[-1])

@@ -97,7 +97,11 @@ def table_commands() -> list[Command]:
             continue  # npm, not the venv: tests/test_slides.py
         elif bash.startswith("source "):  # typed in the folder that holds the script
             script = bash.split()[1]
-            (found,) = [p for p in REPO.rglob(script) if not {".venv", ".pythons"} & set(p.parts)]
+            (found,) = [
+                p
+                for p in REPO.rglob(script)
+                if not {".venv", ".pythons"} & set(p.relative_to(REPO).parts)
+            ]
             commands.append(Command(bash, where, folder=str(found.parent.relative_to(REPO))))
         elif bash.startswith("temporal "):
             commands.append(Command(bash, where))
