@@ -276,10 +276,17 @@ class HelloStage:
         proc.wait_for_line(r"^Starting the worker \(")
         return proc
 
-    def start_app(self) -> Proc:
-        proc = self._run("app")
+    def start_app(self, *args: str) -> Proc:
+        """The app; with ``--room --room-host ADDR``, its room too (``room_url(proc)``)."""
+        proc = self._run("app", *args)
         proc.wait_for_line(r"^The app is at http://127\.0\.0\.1:")
         return proc
+
+    @staticmethod
+    def room_url(proc: Proc) -> str:
+        """The join URL a room-mode app printed: http://ADDR:PORT/j/CODE."""
+        line = proc.wait_for_line(r"^The room joins at http://")
+        return re.search(r"http://\S+", line).group(0)
 
     def start_all(self) -> HelloStage:
         self.start_standin()
