@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make demo         Temporal dev server + hello-ip worker + web app (OFFLINE=1: local stand-in services too)"
+	@echo "                  ROOM=1: room mode, the audience's phones join (python app.py --room)"
 	@echo "make test         the whole test suite"
 	@echo "make rehearse     the README's guide, typed into real terminals; screenshots in rehearsal/"
 	@echo "make check        preflight: is this laptop ready to give the talk?"
 	@echo "make present      the talk's terminals in tmux: the teaser's window, then the stage's (Ctrl-b n)"
+	@echo "                  ROOM=1: terminal 3 runs python app.py --room; OFFLINE=1 as for make demo"
 	@echo "make reset        stop what the demos started and clear the dev server's database"
 	@echo "make slides       serve the deck (presenter mode: notes and timer)"
 	@echo "make slides-pdf   export the deck to slides/slides-export.pdf"
@@ -32,7 +34,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m presenter.stage $(if $(OFFLINE),--offline)
+	$(BIN)/python -m presenter.stage $(if $(OFFLINE),--offline) $(if $(ROOM),--room)
 
 # Three test processes, each with its own dev server; a test file stays in one process.
 # Most of a test's time is spent waiting (timers, retries, restarts): three fit two cores.
@@ -47,7 +49,7 @@ check: $(STAMP)
 	$(BIN)/python -m presenter.preflight
 
 present: $(STAMP)
-	$(BIN)/python -m presenter.present $(if $(OFFLINE),--offline)
+	$(BIN)/python -m presenter.present $(if $(OFFLINE),--offline) $(if $(ROOM),--room)
 
 reset: $(STAMP)
 	$(BIN)/python -m presenter.reset

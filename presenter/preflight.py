@@ -1,7 +1,10 @@
 """`make check`: is this laptop ready to give the talk? One line per check, with its fix.
 
 It fails only on what blocks the talk (a missing package or temporal CLI, a port that another
-program holds); no internet is a warning: the offline mode's stand-in services replace it."""
+program holds); no internet is a warning: the offline mode's stand-in services replace it.
+Room mode (optional: the talk works without it) is at most a warning: this laptop's address on
+its network, and whether a listener there answers from here; whether phones reach it (many
+venue networks keep devices apart) only a phone can tell."""
 
 from __future__ import annotations
 
@@ -154,6 +157,79 @@ def offline_fix(windows: bool = sys.platform == "win32") -> str:
     )
 
 
+ROOM = "room mode (optional)"
+ROOM_PHONE = (
+    "Whether phones reach it only a phone can tell (venue networks often keep devices apart):"
+    " before the talk, start python app.py --room and open its URL on your own phone; if it"
+    " does not load, make your phone a hotspot and join it"
+)
+ROOM_FALLBACK = "or make your phone a hotspot and join it; the talk works without room mode"
+
+
+def check_room(port: int, timeout: float = 2) -> Result:
+    """Room mode's address (found as the app finds it) and a listener there, from here."""
+    try:
+        from demo_support.page.room import network_address
+    except ImportError as err:  # an old .venv: check_packages says what to install
+        return Result("WARN", f"{ROOM}: cannot look ({err})", INSTALL)
+    address = network_address()
+    if address is None:
+        text = f"{ROOM}: this laptop has no network address phones can reach (only 127.0.0.1)"
+        return Result("WARN", text, f"join the venue's Wi-Fi, {ROOM_FALLBACK}")
+    where = f"{address}:{port}"
+    with socket.socket() as listener:
+        if os.name != "nt":  # as the app's own listener (Windows' SO_REUSEADDR shares ports)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((address, port))
+        except OSError as err:
+            if room := room_served(port):  # room mode is on already: the app holds it
+                return Result("OK", f"{ROOM}: the app serves the room at {room}. {ROOM_PHONE}")
+            taken = port_in_use_there(address, port)
+            why = "is taken by another program" if taken else os.strerror(err.errno or 0)
+            fix = f"stop it (lsof -nP -iTCP:{port} -sTCP:LISTEN shows which), {ROOM_FALLBACK}"
+            return Result("WARN", f"{ROOM}: {where} {why}", fix)
+        listener.listen()
+        if why := no_answer(listener, address, port, timeout):
+            text = f"{ROOM}: a listener on {where} does not answer from this laptop ({why})"
+            fix = f"a firewall? Allow incoming connections for Python, {ROOM_FALLBACK}"
+            return Result("WARN", text, fix)
+    text = f"{ROOM}: this laptop is {address} on its network, and a listener on {where} answers"
+    return Result("OK", f"{text} from here. {ROOM_PHONE}")
+
+
+def no_answer(listener: socket.socket, address: str, port: int, timeout: float) -> str:
+    """ "" when a connection to the listener gets its greeting, else why not."""
+    listener.settimeout(timeout)
+    try:
+        with socket.create_connection((address, port), timeout) as phone:
+            server = listener.accept()[0]
+            try:
+                server.sendall(b"room")
+                answer = phone.recv(4)
+            finally:  # the phone closes first: no TIME_WAIT left on the app's port
+                phone.close()
+                server.close()
+        return "" if answer == b"room" else "a wrong answer"
+    except OSError as err:  # refused, timed out, unreachable
+        return os.strerror(err.errno) if err.errno else str(err) or type(err).__name__
+
+
+def port_in_use_there(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((address, port)) == 0
+
+
+def room_served(port: int) -> str:
+    """The join URL, when the hello-ip app on 127.0.0.1:port runs in room mode; else ""."""
+    with contextlib.suppress(OSError, ValueError):
+        status, body = net.http_json("GET", f"http://127.0.0.1:{port}/api/room", timeout=2)
+        if status == 200 and isinstance(body, dict) and isinstance(body.get("url"), str):
+            return body["url"]
+    return ""
+
+
 def check_database() -> Result:
     db = stage.REPO / "temporal.db"
     if not db.exists():
@@ -179,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     ports = [(getattr(args, f"{name}_port"), *about) for name, about in PORTS.items()]
     checks = [check_python, check_packages, check_cli, *[lambda p=p: check_port(*p) for p in ports]]
     checks += [lambda: check_internet(args.net_timeout), check_database]
+    checks += [lambda: check_room(args.app_port)]
     late = Result("FAIL", "a check did not finish within 30 s")
     results = at_once([lambda c=c: guarded(c) for c in checks], 30, late)  # the net is slow
     for status, text, fix in results:

@@ -147,12 +147,13 @@ def tell(args: argparse.Namespace, teaser: list[dict], layout: list[dict]) -> No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="add the stand-in services")
+    parser.add_argument("--room", action="store_true", help=stage.ROOM_HELP)
     parser.add_argument("--detach", action="store_true", help="start it, but do not attach")
     parser.add_argument("--tmux-socket", help="a private tmux server (tmux -L NAME); for tests")
     stage.add_port_options(parser)
     parser.add_argument("--db-filename", default="temporal.db", help="the dev server's database")
     args = parser.parse_args(argv)
-    pieces = stage.pieces(args.offline, *stage.ports(args), args.db_filename)
+    pieces = stage.pieces(args.offline, *stage.ports(args), args.db_filename, room=args.room)
     tmux = Tmux(args.tmux_socket) if shutil.which("tmux") else None
     attach = tmux.shown("attach", "-t", SESSION) if tmux else ""
     if stage.temporal_cli() is None:

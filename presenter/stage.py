@@ -1,7 +1,8 @@
 """`make demo`: the whole hello-ip stage in one terminal; Ctrl-C stops everything.
 
-The dev server (unless one runs), the worker and the app, with --offline the stand-in too;
-pieces() is the stage's one declaration."""
+The dev server (unless one runs), the worker and the app, with --offline the stand-in too,
+with --room the app in room mode (`python app.py --room`: phones join from the venue's
+network); pieces() is the stage's one declaration."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ PORTS = {"server": 7233, "ui": 8080, "app": 8000, "standin": 9000}  # the README
 TMUX_SESSION = "durable-demo"  # make present's, which make reset closes
 NO_CLI = "The temporal CLI is missing: pip install -r requirements.txt (or see the README)."
 port_in_use = net.port_in_use  # something listens on 127.0.0.1:port
+ROOM_HELP = "room mode: the app also serves the join page to phones on this laptop's network"
+ROOM_READY = (
+    " Room mode: the join URL and its QR code are in the app's lines above, and on the"
+    " page's Room panel."
+)
 
 
 def shown(path: str | Path, base: Path = REPO) -> str:
@@ -81,8 +87,10 @@ def pieces(
     db_filename: str = "temporal.db",
     namespace: str = "default",
     panel: tuple[str, str] | None = None,
+    room: bool = False,
 ) -> list[Piece]:
-    """The stage in start order; the tests move ports and namespace; `panel`: make demo's."""
+    """The stage in start order; the tests move ports and namespace; `panel`: make demo's;
+    `room`: the app in room mode (README: `python app.py --room`)."""
 
     def flag(port: int, name: str) -> tuple[str, ...]:  # the README's port: no flag
         return () if port == PORTS[name] else ("--port", str(port))
@@ -105,7 +113,7 @@ def pieces(
     app_env = {"STAGE_URL": panel[0], "STAGE_TOKEN": panel[1]} if panel else {}
     if offline:
         app_env["STANDIN_URL"] = f"http://127.0.0.1:{standin_port}"
-    app = ("python", "app.py", *flag(app_port, "app"))
+    app = ("python", "app.py", *(["--room"] if room else []), *flag(app_port, "app"))
     return [*stage, Piece("app", "hello-ip", app, env, app_port, app_env)]
 
 
@@ -143,6 +151,7 @@ def busy(stage: list[Piece], ui_port: int | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--offline", action="store_true", help="use the local stand-in services")
+    parser.add_argument("--room", action="store_true", help=ROOM_HELP)
     add_port_options(parser, help=argparse.SUPPRESS)  # for the tests, off the presenter's ports
     parser.add_argument("--db-filename", default="temporal.db", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     # The teaser's dev server (README: terminal 1) serves the whole talk: use it.
     reuse = port_in_use(args.server_port) and is_temporal_server(args.server_port)
     panel = control.ControlPort()  # the Stage panel's control port, for the app
-    stage = pieces(args.offline, *ports(args), args.db_filename, panel=(panel.url, panel.token))
+    control_port = (panel.url, panel.token)
+    stage = pieces(args.offline, *ports(args), args.db_filename, panel=control_port, room=args.room)
     stage = [p for p in stage if not (reuse and p.name == "server")]
     refused = busy(stage, None if reuse else args.ui_port)
     if refused:
@@ -178,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         if not stopping.is_set():
             offline = " (offline: stand-in services)" if args.offline else ""
+            room = ROOM_READY if args.room else ""
             print(
                 f"\nReady: the app at http://127.0.0.1:{args.app_port}, the Temporal Web UI at"
                 f" http://localhost:{args.ui_port}{offline}. Ctrl-C stops everything; the"
-                " page's stage panel stops one piece.\n",
+                f" page's stage panel stops one piece.{room}\n",
                 flush=True,
             )
         while not stopping.wait(0.5):  # until Ctrl-C, or a piece stops by itself
