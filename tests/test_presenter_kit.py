@@ -8,9 +8,11 @@ developer has running on this machine.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -28,7 +30,9 @@ from maintainers.harness import (
     REPO,
     TEMPORAL,
     DevServer,
+    Proc,
     Server,
+    expected_greeting,
     free_port,
     http,
     port_open,
@@ -582,3 +586,292 @@ def test_reset_finds_make_demo_and_pieces_under_a_folder_with_a_space(tmp_path):
     assert classified and classified.role == "make demo"
     elsewhere = reset.classify(demo, str(tmp_path), reset.real(repo), {})
     assert elsewhere is None, "make demo in another folder is not this repository's"
+
+
+# --- Room mode: make demo ROOM=1, make present ROOM=1, make check's room line -----------
+
+
+def make_dry_run(*args: str) -> list[str]:
+    """The presenter's command line that `make -n` shows for a target, split into words."""
+    out = subprocess.run(["make", "-n", *args], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (line,) = [line for line in out.stdout.splitlines() if " -m presenter." in line]
+    return line.split()[1:]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on PATH")
+def test_make_passes_room_1_to_make_demo_and_make_present_and_make_help_says_so():
+    assert make_dry_run("demo") == ["-m", "presenter.stage"]  # off: nothing changes
+    assert make_dry_run("demo", "ROOM=1") == ["-m", "presenter.stage", "--room"]
+    assert make_dry_run("demo", "OFFLINE=1", "ROOM=1")[2:] == ["--offline", "--room"]
+    assert make_dry_run("present") == ["-m", "presenter.present"]
+    assert make_dry_run("present", "ROOM=1") == ["-m", "presenter.present", "--room"]
+    helped = subprocess.run(["make", "help"], cwd=REPO, capture_output=True, text=True).stdout
+    lines = helped.splitlines()
+    for target, says in (("demo", "python app.py --room"), ("present", "python app.py --room")):
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"make {target} "))
+        assert lines[at + 1].split()[0] == "ROOM=1:" and says in lines[at + 1], lines[at : at + 2]
+
+
+def test_room_mode_changes_only_the_apps_command():
+    """With the switch off the stage is what it was; on, the app is `python app.py --room`."""
+    for offline in (True, False):
+        plain, room = stage.pieces(offline), stage.pieces(offline, room=True)
+        assert [p for p in room if p.name != "app"] == [p for p in plain if p.name != "app"]
+        (app_plain,), (app_room,) = ([p for p in s if p.name == "app"] for s in (plain, room))
+        assert app_plain.command == ("python", "app.py")
+        assert app_room.command == ("python", "app.py", "--room")
+        assert dataclasses.replace(app_room, command=app_plain.command) == app_plain
+    moved = [p for p in stage.pieces(False, app_port=8001, room=True) if p.name == "app"]
+    assert moved[0].command == ("python", "app.py", "--room", "--port", "8001")
+
+
+def test_present_room_1_types_python_app_py_room_in_terminal_3_and_nothing_else_changes():
+    activate = present.activate_line()
+    terminals = {
+        room: typed_by_hand(
+            present.by_hand(present.panes(stage.pieces(True, room=room), offline=True))
+        )
+        for room in (False, True)
+    }
+    plain, room = terminals[False], terminals[True]
+    assert room[2] == (3, [activate, "cd hello-ip", "python app.py --room"])
+    assert plain[2] == (3, [activate, "cd hello-ip", "python app.py"])
+    assert room[:2] + room[3:] == plain[:2] + plain[3:]
+
+
+def room_address() -> str:
+    from demo_support.page.room import network_address
+
+    address = network_address()
+    if address is None:
+        pytest.skip("this machine has no network address (room mode needs one)")
+    return address
+
+
+def test_make_demo_room_1_serves_the_room_and_without_it_nothing_changes(
+    temporal_server, monkeypatch
+):
+    """make demo ROOM=1: the app's lines show the join URL (on this laptop's network address),
+    the room answers there and the presenter's /api/room on 127.0.0.1; a phone's run completes.
+    Without it: no room line, /api/room says room mode is off, nothing listens for phones."""
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    address = room_address()
+    for room in (True, False):
+        app_port, standin_port = free_port(), free_port()
+        args = [sys.executable, "-m", "presenter.stage", "--offline", *(["--room"] * room)]
+        args += ["--server-port", temporal_server.port, "--ui-port", temporal_server.ui_port]
+        args += ["--app-port", app_port, "--standin-port", standin_port]
+        demo = Proc(args, cwd=REPO, name="stage")
+        app = f"http://127.0.0.1:{app_port}"
+        try:
+            ready = demo.wait_for_line(r"^Ready: the app at", timeout=60)
+            code, view = http("GET", f"{app}/api/room")
+            if not room:
+                assert "The room joins" not in demo.stdout and "Room mode" not in ready, ready
+                assert (
+                    code == 404 and view["error"] == "Room mode is off: start the app with --room."
+                )
+                assert not _answers(address, app_port), "nothing listens for phones"
+                continue
+            assert ready.endswith(stage.ROOM_READY.strip()), ready
+            (joins,) = [line for line in demo.lines() if "The room joins at " in line]
+            url = re.search(r"The room joins at (http://\S+) ", joins)[1]
+            assert re.fullmatch(rf"http://{re.escape(address)}:{app_port}/j/[\w-]{{6}}", url)
+            assert re.match(r" *app \| The room", joins), joins  # the app's line, under make demo
+            assert code == 200 and view["url"] == url, view
+            assert http("POST", f"{app}/api/room", {"sleep_seconds": 0})[0] == 200
+            code, started = http("POST", f"{url}/runs", {"name": "Grace"})  # a phone's
+            assert code == 202, started
+            status_url = f"http://{address}:{app_port}{started['status_url']}?wait=5"
+            done = wait_for(
+                lambda u=status_url: (s := http("GET", u)[1])["status"] == "COMPLETED" and s,
+                30,
+                0.2,
+                "the phone's greeting",
+            )
+            assert done["result"]["greeting"] == expected_greeting("Grace")
+        finally:
+            code = demo.interrupt(timeout=40)
+        demo.assert_clean_exit(code)
+        assert not _answers(address, app_port), "Ctrl-C stopped the room's listener too"
+
+
+def _answers(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((address, port)) == 0
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (.ci/run installs it)")
+@pytest.mark.skipif(sys.platform != "linux", reason="proven on Linux (CI's Linux job runs it)")
+def test_present_room_1_in_tmux_terminal_3_runs_the_app_in_room_mode(tmp_path):
+    address = room_address()
+    socket_name = f"presenter-kit-{uuid.uuid4().hex[:8]}"
+    server, ui, app, standin = free_ports(4)
+    args = ["--room", "--detach", "--tmux-socket", socket_name]
+    args += ["--db-filename", tmp_path / "temporal.db", "--server-port", server]
+    args += ["--ui-port", ui, "--app-port", app, "--standin-port", standin]
+    pids: list[int] = []
+    try:
+        result = run_tool("present.py", *args)
+        assert result.returncode == 0, result.output
+        assert f"3  app       python app.py --room --port {app}" in result.output, result.output
+        three = panes_of(socket_name, "stage")[3]
+        assert three["@piece"] == "terminal 3: the web app"
+
+        def the_app():
+            kids = children(three["pane_pid"])
+            return next((k for k in kids if argv_of(k)[1:2] == ["app.py"]), None)
+
+        pid = wait_for(the_app, 30, 0.2, "terminal 3's app")
+        pids.append(pid)
+        assert argv_of(pid)[1:] == ["app.py", "--room", "--port", str(app)]
+        typed = shows(socket_name, three["pane_id"], f"python app.py --room --port {app}", 30)
+        joins = line_where(
+            socket_name,
+            three["pane_id"],
+            lambda line: line.startswith(f"The room joins at http://{address}:{app}/j/"),
+            30,
+            typed,
+        )
+        url = screen(socket_name, three["pane_id"])[joins].split()[4]
+        code, view = wait_for(
+            lambda: _try(http, "GET", f"http://127.0.0.1:{app}/api/room"), 20, 0.2, "/api/room"
+        )
+        assert code == 200 and view["url"] == url, view
+        # The QR code under it: block characters, in the terminal.
+        qr = screen(socket_name, three["pane_id"])[joins + 1 : joins + 4]
+        assert all(set(line) & set("█▀▄") for line in qr), qr
+    finally:
+        for name in ("worker", "server"):  # the pieces: each pane's shell's child
+            pane = panes_of(socket_name, "stage").get(1 if name == "server" else 2)
+            pids += children(pane["pane_pid"]) if pane else []
+        Tmux(socket_name).kill_server()
+        for pid in pids:
+            if argv_of(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def room_line(output: str) -> str:
+    (line,) = lines_about(output, "room mode (optional): ")
+    return line
+
+
+def preflight_args() -> list:
+    flags = ["--server-port", "--ui-port", "--app-port", "--standin-port"]
+    ports = free_ports(4)
+    return [x for pair in zip(flags, ports, strict=True) for x in pair] + ["--net-timeout", 1]
+
+
+def test_preflight_room_mode_finds_this_laptops_address_and_a_listener_answers_there():
+    address = room_address()
+    args = preflight_args()
+    result = run_tool("preflight.py", *args)
+    assert result.returncode == 0, result.output
+    line, port = room_line(result.output), args[args.index("--app-port") + 1]
+    assert line.startswith(
+        f"[ OK ] room mode (optional): this laptop is {address} on its network, and a listener"
+        f" on {address}:{port} answers from here."
+    ), line
+    assert "only a phone can tell" in line and "hotspot" in line, line
+
+
+UNSHARE = shutil.which("unshare")
+HOTSPOT = [  # a laptop on a phone's hotspot: its address, its route out (a veth pair)
+    "ip link add hot0 type veth peer name hot1",
+    "ip addr add 172.20.10.2/28 dev hot0",
+    "ip link set hot0 up",
+    "ip link set hot1 up",
+    "ip route add default via 172.20.10.1 dev hot0",
+]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or UNSHARE is None, reason="Linux network namespaces")
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
+@pytest.mark.parametrize("network", ["none", "hotspot"])
+def test_preflight_room_mode_in_a_network_of_its_own(network):
+    """In a network namespace of its own: no network (only the loopback), then a phone's
+    hotspot. No network address is a warning with the fallback, never a failure."""
+    setup = ["ip link set lo up", *(HOTSPOT if network == "hotspot" else [])]
+    command = [sys.executable, "-m", "presenter.preflight", *map(str, preflight_args())]
+    script = " && ".join([*setup, shlex.join(command)])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "TMUX"))}
+    out = subprocess.run(
+        [UNSHARE, "--net", "sh", "-c", script],
+        cwd=REPO,
+        env={**clean, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = out.stdout + out.stderr
+    assert "Traceback" not in output, output
+    assert out.returncode == 0, output  # room mode is optional: at most a warning
+    line = room_line(output)
+    if network == "none":
+        assert line == (
+            "[WARN] room mode (optional): this laptop has no network address phones can reach"
+            " (only 127.0.0.1) -> fix: join the venue's Wi-Fi, or make your phone a hotspot and"
+            " join it; the talk works without room mode"
+        ), line
+        assert output.rstrip().splitlines()[-1].startswith("Ready, with "), output
+    else:
+        assert line.startswith("[ OK ] room mode (optional): this laptop is 172.20.10.2 "), line
+
+
+def test_preflight_room_mode_warns_when_another_program_holds_the_port_there():
+    address = room_address()
+    args = preflight_args()
+    with socket.socket() as squatter:  # on the network address only: 127.0.0.1 stays free
+        squatter.bind((address, 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        args[args.index("--app-port") + 1] = port
+        result = run_tool("preflight.py", *args)
+    assert result.returncode == 0, result.output
+    (loopback,) = lines_about(result.output, f"port {port} (hello-ip app)")
+    assert loopback.startswith("[ OK ]"), loopback
+    line = room_line(result.output)
+    assert line.startswith(
+        f"[WARN] room mode (optional): {address}:{port} is taken by another program -> fix: stop"
+    ), line
+    assert line.endswith("the talk works without room mode"), line
+
+
+def test_preflight_room_mode_warns_when_a_listener_there_does_not_answer(monkeypatch):
+    """What a firewall that drops the connection looks like (there is none here to set)."""
+    from presenter import preflight
+
+    address = room_address()
+
+    def dropped(*args, **kwargs):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(preflight.socket, "create_connection", dropped)
+    port = free_port()
+    status, text, fix = preflight.check_room(port)
+    assert (status, text) == (
+        "WARN",
+        f"room mode (optional): a listener on {address}:{port} does not answer from this laptop"
+        " (timed out)",
+    )
+    assert fix.startswith("a firewall? Allow incoming connections for Python, or make your")
+
+
+def test_preflight_room_mode_when_the_app_already_serves_the_room(scenario):
+    address = room_address()
+    scenario.start_standin()
+    app = scenario.start_app("--room")
+    url = scenario.room_url(app)
+    assert url.startswith(f"http://{address}:{scenario.app_port}/j/"), url
+    args = preflight_args()
+    args[args.index("--app-port") + 1] = scenario.app_port
+    result = run_tool("preflight.py", *args)
+    assert result.returncode == 0, result.output
+    (loopback,) = lines_about(result.output, f"port {scenario.app_port} ")
+    assert loopback.startswith("[ OK ]") and "the hello-ip app answers" in loopback, loopback
+    assert room_line(result.output).startswith(
+        f"[ OK ] room mode (optional): the app serves the room at {url}. Whether phones reach it"
+    )
