@@ -142,6 +142,10 @@ def tell(args: argparse.Namespace, teaser: list[dict], layout: list[dict]) -> No
             what = shlex.join(p["piece"].command) or f"a shell in {p['piece'].folder}"
             print(f"  {window:<6}  {p['terminal']}  {p['name']:<8}  {what}")
     print(KEYS.format(app=args.app_port, ui=args.ui_port))
+    if args.room:
+        print(
+            "Room mode: terminal 3 shows the join URL and its QR code, and the page's Room panel."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
