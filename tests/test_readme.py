@@ -161,3 +161,19 @@ def test_make_present_numbers_and_places_the_terminals_as_the_readme_does():
         assert pane["terminal"] == int(block.terminal), pane
         assert pane["lines"][1:] == [block.lines[0]], (pane, block)
         assert block.lines[0].startswith("cd "), block
+
+
+def test_the_readmes_room_command_is_what_make_present_room_1_types():
+    """Room mode: terminal 3's `python app.py --room` (the rehearsal types it) is what make
+    present ROOM=1 types there and make demo ROOM=1 runs; the rest of the stage is the same."""
+    import readme_script as guide
+    from presenter import stage
+    from presenter.present import typed_lines
+
+    room = guide.typed("room-app")
+    assert room.terminal == guide.typed("app").terminal == "3"
+    (app,) = [p for p in stage.pieces(offline=True, room=True) if p.name == "app"]
+    assert list(room.lines) == typed_lines(app)[-1:] == ["python app.py --room"]
+    table = guide.powershell_table()
+    assert table["make demo ROOM=1"] == ["python -m presenter.stage --room"]
+    assert table["make present ROOM=1"] == ["python -m presenter.present --room"]

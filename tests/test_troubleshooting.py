@@ -1,8 +1,10 @@
 """The README's Troubleshooting table: each row's message is what a presenter really sees."""
 
+import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -230,3 +232,73 @@ def test_ctrl_z_then_bg_takes_the_dev_server_out_of_ctrl_cs_reach_and_fg_brings_
         for process in found:
             if process.is_running():
                 process.kill()
+
+
+# --- Room mode's rows --------------------------------------------------------------------
+
+
+def room_row(starting: str) -> str:
+    """A room row's message: its first code span."""
+    return row(starting).split("`")[1]
+
+
+@pytest.mark.skipif(sys.platform != "linux" or not shutil.which("unshare"), reason="Linux netns")
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
+def test_room_mode_on_no_network_says_so_in_one_line():
+    """`python app.py --room` on a laptop on no network (a namespace with only the loopback)."""
+    command = [sys.executable, "app.py", "--room", "--port", str(free_port())]
+    out = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"ip link set lo up && exec {shlex.join(command)}"],
+        cwd=HELLO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stderr.strip().splitlines() == [room_row("`Room mode: this laptop has no")]
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_room_mode_on_a_port_taken_on_the_network_address_says_so_in_one_line():
+    from demo_support.page.room import network_address
+
+    address = network_address()
+    if address is None:
+        pytest.skip("this machine has no network address")
+    with socket.socket() as squatter:  # on the network address only: 127.0.0.1 stays free
+        squatter.bind((address, 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        app = python_script(HELLO_DIR / "app.py", "--room", "--port", port, name="room-app")
+        code = app.wait(30)
+    message = room_row("`Room mode: cannot serve on")
+    expected = message.replace("192.0.2.2:8000", f"{address}:{port}")
+    assert app.stderr.strip().splitlines() == [expected], app.stderr
+    assert code == 1 and "Traceback" not in app.stdout + app.stderr
+
+
+def test_room_mode_a_phones_refusals_are_the_readmes():
+    """The two limits' words on the phone (the refusals themselves, from other hosts, are
+    tests/test_room.py's)."""
+    from werkzeug.exceptions import TooManyRequests
+
+    from demo_support.page import room
+
+    per_phone, full = re.findall(r"`([^`]+)`", row("A phone says `You started"))[:2]
+    lobby = room.Room.__new__(room.Room)
+    lobby.phones, lobby.starting, lobby.runs = {}, 0, {}
+    lobby.phones["192.0.2.7"] = room.deque([time.monotonic() - 18] * room.PER_MINUTE)
+    with pytest.raises(TooManyRequests) as refused:
+        lobby.check_limits("192.0.2.7")
+    assert re.sub(r"\d+ s\.$", "N s.", refused.value.description) == re.sub(
+        r"\d+ s\.$", "N s.", per_phone
+    )
+    lobby.in_flight = lambda: room.IN_FLIGHT
+    with pytest.raises(TooManyRequests) as refused:
+        lobby.check_limits("192.0.2.8")
+    assert refused.value.description == full
+
+
+def test_make_checks_room_row_is_the_line_it_prints():
+    shown = row("`make check` says `[WARN] room mode").split("`")[3].removesuffix(" ...")
+    assert shown == f"[WARN] {preflight.ROOM}:"
