@@ -173,7 +173,7 @@ def test_the_readmes_room_command_is_what_make_present_room_1_types():
     room = guide.typed("room-app")
     assert room.terminal == guide.typed("app").terminal == "3"
     (app,) = [p for p in stage.pieces(offline=True, room=True) if p.name == "app"]
-    assert list(room.lines) == typed_lines(app)[-1:] == ["python app.py --room"]
+    assert list(room.lines) == typed_lines(app, offline=True)[-1:] == ["python app.py --room"]
     table = guide.powershell_table()
     assert table["make demo ROOM=1"] == ["python -m presenter.stage --room"]
     assert table["make present ROOM=1"] == ["python -m presenter.present --room"]
