@@ -232,6 +232,86 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
     phone.close()
 
 
+def test_temporal_down_then_the_app_down_the_phone_and_the_panel_say_so(
+    browser, restartable, shots
+):
+    """Demo 4 with the room: the phone's run is safe while Temporal is down (the panel says it
+    is unreachable), completes once it is back; the app stopped, the phone says so and keeps
+    trying."""
+    stage = restartable
+    stage.start_standin()
+    stage.start_worker()
+    app = stage.start_app("--room", "--room-host", ROOM_HOST)
+    join_url = HelloStage.room_url(app)
+    assert http("POST", f"{stage.url}/api/room", {"sleep_seconds": TIMER})[0] == 200
+    presenter = open_page(browser, stage.url, viewport={"width": 1280, "height": 720})
+    phone = open_page(browser, join_url, viewport={"width": 390, "height": 844})
+    phone.fill("#name", "Margaret")
+    phone.click("#get-greeting")
+    phone.wait_for_function(
+        "document.querySelector('#status-line').textContent.startsWith('Sleeping on a durable')",
+        timeout=10000,
+    )
+    wait_panel(presenter, lambda p: p["summary"] == "1 running", "1 running", timeout=10)
+
+    stage.server.stop()  # Ctrl-C in the dev server's terminal
+    wait_for(
+        lambda: (
+            status_line(phone)
+            == (
+                "Temporal is unreachable",
+                "Your run is safe in Temporal's database. This page keeps trying.",
+            )
+        ),
+        15,
+        0.2,
+        "the phone to say Temporal is unreachable",
+    )
+    down = wait_panel(
+        presenter,
+        lambda p: (p["unreachable"] or "").startswith("Temporal is unreachable"),
+        "Temporal is unreachable",
+        timeout=15,
+    )
+    assert down["summary"] == "1 running"  # the run as last read: not lost, not failed
+    color = presenter.eval_on_selector("#room-unreachable", "p => getComputedStyle(p).color")
+    assert color == "rgb(255, 155, 155)", color  # red: --bad
+    presenter.screenshot(path=str(shots / "page-room-unreachable.png"))
+    phone.screenshot(path=str(shots / "join-room-unreachable.png"))
+
+    stage.server.restart()
+    phone.locator("#result").wait_for(state="visible", timeout=40000)
+    assert phone.inner_text("#greeting-line") == "Hello, Margaret!"
+    back = wait_panel(presenter, lambda p: p["summary"] == "1 done", "1 done", timeout=15)
+    assert back["unreachable"] is None and back["ok"] == "true", back
+
+    phone.click("#start-another")
+    phone.click("#get-greeting")  # the name kept
+    phone.wait_for_function(
+        "document.querySelector('#status-line').textContent.startsWith('Sleeping on a durable')",
+        timeout=10000,
+    )
+    app.assert_clean_exit(app.interrupt())  # Ctrl-C in the app's terminal
+    wait_for(
+        lambda: (
+            status_line(phone)
+            == (
+                "The app is not answering",
+                "Is this phone still on the venue's network? This page keeps trying.",
+            )
+        ),
+        15,
+        0.2,
+        "the phone to say the app is not answering",
+    )
+    elapsed = phone.inner_text("#elapsed")
+    phone.wait_for_timeout(1500)
+    assert phone.inner_text("#elapsed") != elapsed, "the phone keeps counting and trying"
+    assert presenter.errors == [] and phone.errors == []
+    presenter.close()
+    phone.close()
+
+
 def test_a_phone_sees_the_rooms_refusals_and_starts_another(browser, scenario, shots):
     """The 400's and the 429's reasons on the phone, as the room gives them; Start another."""
     scenario.start_standin()

@@ -621,6 +621,7 @@ function renderRoom(room) {
   }
   show("room-summary", room.summary);
   show("room-unreachable", room.unreachable || "");
+  $("room-runs").dataset.stale = String(Boolean(room.unreachable)); // the runs as last read
   const proof = room.proof || {};
   $("room-proof").dataset.ok = String(proof.ok === undefined ? null : proof.ok);
   show("room-proof-text", proof.text || "");
