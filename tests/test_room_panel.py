@@ -1,17 +1,16 @@
 """Room mode (issue 22) as the presenter and a phone see it, in Chromium: the room panel on the
 presenter's page through demo 3 played with the room (the worker Ctrl-C'd while the phones'
-timers wait, then restarted), the join page on a phone-sized viewport, and, with room mode
-off, no panel at all.
+timers wait, then restarted) and demo 4 (Temporal down), the join page on a phone-sized
+viewport, and, with room mode off, no panel at all.
 
-The phones other than the one in Chromium are HTTP clients, each from an address of its own
-(127.0.0.x: the room counts runs per phone by address). Screenshots go to $PAGE_SCREENSHOTS
+In demo 3 the phones are on other hosts (maintainers/venue.py: network namespaces): one
+Chromium inside a host, the others HTTP clients from addresses of their own. Elsewhere the room
+listens on 127.0.0.2 (on Linux all of 127/8 is loopback). Screenshots go to $PAGE_SCREENSHOTS
 when set (else pytest's temporary folder).
 """
 
 from __future__ import annotations
 
-import http.client as http_client
-import json
 import os
 import sys
 from pathlib import Path
@@ -20,7 +19,8 @@ from urllib.parse import urlparse
 import pytest
 
 from browser import require_chromium
-from maintainers.browser import open_page
+from maintainers import venue as venues
+from maintainers.browser import FLAGS, open_page
 from maintainers.harness import (
     EXPECTED_IP,
     HelloStage,
@@ -50,19 +50,19 @@ def shots(tmp_path):
     return folder
 
 
-def phone_post(join_url: str, name: str, address: str) -> tuple[int, dict]:
-    """POST /j/<code>/runs as a phone at ``address`` would (its own source address)."""
-    url = urlparse(join_url)
-    connection = http_client.HTTPConnection(
-        url.hostname, url.port, timeout=15, source_address=(address, 0)
-    )
-    try:
-        body = json.dumps({"name": name})
-        connection.request("POST", f"{url.path}/runs", body, {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+@pytest.fixture
+def venue():
+    """The venue's network: a phone in Chromium on host 0, the others on hosts 0 and 1."""
+    with venues.or_skip(phones=1 + len(PHONES), hosts=2) as venue:
+        yield venue
+
+
+@pytest.fixture
+def phone_browser(browser, venue):
+    """Chromium inside the venue's host 0: its requests leave from that phone's address."""
+    chromium = browser.browser_type.launch(executable_path=venue.chromium(0), args=FLAGS)
+    yield chromium
+    chromium.close()
 
 
 def panel(page) -> dict:
@@ -101,12 +101,44 @@ def status_line(page) -> tuple[str, str]:
     return page.inner_text("#status-line"), page.inner_text("#status-detail")
 
 
-def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser, scenario, shots):
+def assert_phone_sized(page) -> None:
+    """No sideways scroll on a phone; every visible button a touch target (48 px at least)."""
+    measured = page.evaluate(
+        """() => ({
+          width: innerWidth,
+          scrollWidth: document.documentElement.scrollWidth,
+          buttons: [...document.querySelectorAll('button')].filter((b) => b.offsetParent)
+            .map((b) => [b.id, Math.round(b.getBoundingClientRect().height)]),
+        })"""
+    )
+    assert measured["scrollWidth"] <= measured["width"], measured
+    assert measured["buttons"] and all(h >= 48 for _, h in measured["buttons"]), measured
+
+
+def assert_panel_on_screen(page) -> None:
+    """At the README's projector sizes the room panel is all on the screen (the code view may
+    be a scroll away under it)."""
+    for width, height in [(1280, 720), (1920, 1080)]:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(100)
+        box, tall = page.evaluate(
+            """() => [Object.values(document.querySelector('#room-panel').getBoundingClientRect()
+                       .toJSON()).map(Math.round), document.documentElement.scrollHeight]"""
+        )
+        x, y, w, h = box[:4]
+        assert x >= 0 and y >= 0 and x + w <= width and y + h <= height, (width, height, box)
+        print(f"\n[room panel] {width}x{height}: panel {box[:4]}, page {tall} px tall")
+    page.set_viewport_size({"width": 1280, "height": 720})
+
+
+def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(
+    browser, scenario, venue, phone_browser, shots
+):
     scenario.start_standin()
     worker = scenario.start_worker()
-    app = scenario.start_app("--room", "--room-host", ROOM_HOST)
+    app = scenario.start_app("--room", "--room-host", venue.laptop)
     join_url = HelloStage.room_url(app)
-    assert urlparse(join_url).hostname == ROOM_HOST
+    assert urlparse(join_url).hostname == venue.laptop
 
     presenter = open_page(browser, scenario.url, viewport={"width": 1280, "height": 720})
     presenter.locator("#room-panel").wait_for(state="visible", timeout=10000)
@@ -138,9 +170,10 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
 
     # Ada joins from a phone (Chromium, 390x844); the others from addresses of their own.
     phone = open_page(
-        browser, join_url, viewport={"width": 390, "height": 844}, device_scale_factor=2
+        phone_browser, join_url, viewport={"width": 390, "height": 844}, device_scale_factor=2
     )
     assert phone.inner_text("h1") == "Join the demo"
+    assert_phone_sized(phone)
     phone.fill("#name", "Ada")
     phone.click("#get-greeting")
     phone.wait_for_function(
@@ -148,8 +181,8 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
         timeout=10000,
     )
     ids = {}
-    for n, name in enumerate(PHONES):
-        code, body = phone_post(join_url, name, f"127.0.0.{10 + n}")
+    for name, other in zip(PHONES, venue.phones[1:], strict=True):
+        code, body = other.json("POST", f"{join_url}/runs", {"name": name})
         assert code == 202, body
         assert body["sleep_seconds"] == TIMER
         ids[name] = body["workflow_id"]
@@ -185,6 +218,7 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
     )
     presenter.screenshot(path=str(shots / "page-room-outage.png"))
     phone.screenshot(path=str(shots / "join-room-outage.png"))
+    assert_panel_on_screen(presenter)
 
     # The phone locks its screen (a reload): its run comes back.
     run_id = phone.inner_text("#run-id")
@@ -220,6 +254,7 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
     lines = [phone.inner_text(f"#{i}") for i in ("greeting-line", "ip-line", "location-line")]
     assert lines == expected_greeting("Ada") and EXPECTED_IP in lines[1]
     assert phone.locator("#start-another").is_visible()
+    assert_phone_sized(phone)
     presenter.screenshot(path=str(shots / "page-room-proof.png"))
     phone.screenshot(path=str(shots / "join-room-greeting.png"))
 
@@ -227,6 +262,10 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(browser,
     presenter.click("#reset-button")
     cleared = wait_panel(presenter, lambda p: not p["runs"], "no run after Reset", timeout=5)
     assert cleared["summary"] == "No run yet: the room joins at the URL above"
+    phone.reload()  # the phone's run is gone from the room with the others: it says so
+    phone.locator("#error").wait_for(state="visible", timeout=10000)
+    assert phone.inner_text("#error").startswith("The room no longer has your run: the presenter")
+    assert phone.locator("#join-form").is_visible() and phone.input_value("#name") == "Ada"
     assert presenter.errors == [] and phone.errors == []
     presenter.close()
     phone.close()
@@ -341,6 +380,9 @@ def test_a_phone_sees_the_rooms_refusals_and_starts_another(browser, scenario, s
     assert refused.startswith("You started 3 runs in the last minute: try again in "), refused
     assert phone.locator("#join-form").is_visible() and phone.locator("#status").is_hidden()
     phone.screenshot(path=str(shots / "join-room-429.png"))
+    for width in (360, 430):
+        phone.set_viewport_size({"width": width, "height": 740})
+        assert_phone_sized(phone)
     assert phone.errors == []
     phone.close()
 
