@@ -115,6 +115,19 @@ def assert_phone_sized(page) -> None:
     assert measured["buttons"] and all(h >= 48 for _, h in measured["buttons"]), measured
 
 
+def assert_bundled_fonts(page) -> None:
+    """Every text drawn in the fonts the room serves (Inter, JetBrains Mono), not the phone's."""
+    from maintainers.slide_render import drawn_fonts
+
+    page.evaluate("document.fonts.ready")
+    drawn = drawn_fonts(page.context.new_cdp_session(page))
+    assert len(drawn) >= 5, drawn
+    bundled = ("Inter", "JetBrains Mono")
+    ours = lambda family: any(family == b or family.startswith(f"{b} ") for b in bundled)  # noqa: E731
+    elsewhere = [f for f in drawn if not f["web"] or not all(map(ours, f["families"]))]
+    assert not elsewhere, elsewhere
+
+
 def assert_panel_on_screen(page) -> None:
     """At the README's projector sizes the room panel is all on the screen (the code view may
     be a scroll away under it)."""
@@ -383,6 +396,7 @@ def test_a_phone_sees_the_rooms_refusals_and_starts_another(browser, scenario, s
     for width in (360, 430):
         phone.set_viewport_size({"width": width, "height": 740})
         assert_phone_sized(phone)
+    assert_bundled_fonts(phone)
     assert phone.errors == []
     phone.close()
 
