@@ -5,7 +5,8 @@ each run's event history as the Web UI lists it. The commands typed, the termina
 output, the page's words and the histories all come from README.md, so a README edit
 changes the rehearsal. It runs on the README's own ports (7233, 8080, 8000, 9000), in a
 copy of the repository (demo 5 edits a file), in the README's order: the teaser, the
-stage, demos 1 to 5, the bonus and two workers.
+stage, demos 1 and 2, the room's demo (room mode: simulated phones in network namespaces, one
+of them Chromium on the join page), demos 3 to 6, the bonus and two workers.
 
 `make rehearse` runs it alone, printing each step, and keeps a screenshot of the page at
 each step in rehearsal/.
@@ -13,12 +14,14 @@ each step in rehearsal/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +29,10 @@ import pytest
 
 import readme_script as guide
 from browser import FLAGS, require_chromium
+from demo_support.net import http_json
 from demo_support.net import port_in_use as port_busy
+from demo_support.page.room import network_address
+from maintainers import venue
 from maintainers.harness import REPO, internet, make_readme_edit, ship_the_bug, wait_for
 from terminals import TMUX, Terminals, clean_env
 
@@ -44,6 +50,8 @@ NORMALIZE = [
     (re.compile(r"attempt \d+"), "attempt <n>"),
     (re.compile(r"Attempt \d+ in \d+ s"), "Attempt <n> in <n> s"),
     (re.compile(r"\(run [0-9a-f-]{36}\)"), "(run <run id>)"),  # demo 6's stuck run
+    # Room mode's join URL: this laptop's address, a random code.
+    (re.compile(r"http://\d+\.\d+\.\d+\.\d+:(\d+)/j/[\w-]{6} "), r"http://<address>:\1/j/<code> "),
 ]
 # Not part of a demo, and never expected: a task that timed out or failed.
 TROUBLE = ("Timed Out", "Failed", "Terminated", "Canceled")
@@ -188,13 +196,18 @@ class Rehearsal:
         lines = [
             self.page.inner_text(f"#{i}") for i in ("greeting-line", "ip-line", "location-line")
         ]
+        self.assert_greeting_lines(lines)
+        return seen
+
+    def assert_greeting_lines(self, lines: list[str], name: str = NAME) -> None:
+        """The README's greeting, for this name."""
         expected = guide.expected_output("greeting")
+        expected[0] = expected[0].replace(NAME, name)
         if self.offline:
             assert lines == expected
         else:  # online, the IP and the place are the presenter's own
             assert lines[0] == expected[0] and lines[1].startswith("Your IP Address is ")
             assert lines[2].startswith("You are in ")
-        return seen
 
     def restart_to_greeting(self, terminal: str, what: str, within: float, claim: str) -> None:
         """Up, Enter in a terminal (the piece starts again); the greeting on the page, timed."""
@@ -236,7 +249,13 @@ class Rehearsal:
         tab = self.page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             tab.goto(f"http://localhost:8080/namespaces/default/workflows/{run_id}")
-            tab.wait_for_selector(f"text={status}", timeout=20000)  # the run's status badge
+            try:
+                tab.wait_for_selector(f"text={status}", timeout=20000)  # the run's status badge
+            except sync_api.TimeoutError:
+                tab.screenshot(
+                    path=str(self.shots / f"{self.shot_count:02d}-{name}-web-ui-late.png")
+                )
+                raise
             counter = tab.get_by_role("tab", name=re.compile("Event History"))
             counter.wait_for(timeout=10000)
             assert re.search(rf"\b{events}\b", counter.inner_text()), counter.inner_text()
@@ -404,6 +423,285 @@ def test_demo_2_a_durable_timer(rehearsal):
     countdown = [int(x.split(": ")[1].split()[0]) for x in seen if "durable timer:" in x]
     assert countdown == [3, 2, 1], f"the countdown said {seen}"
     rehearsal.assert_run(run_id, "demo-2")
+
+
+# --- The room joins in: demo 3 with the room's phones --------------------------------------
+
+# The join URL as terminal 3 prints it: this laptop's address, the README's port, a random code.
+JOIN_URL = re.compile(r"The room joins at (http://(\d+\.\d+\.\d+\.\d+):(\d+)/j/([\w-]{6})) ")
+PHONE_VIEW = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+PHONE_NAMES = ["Grace", "Linus", "Ada", "Barbara", "Guido", "Katherine", "Dennis", "Margaret"]
+PHONE_NAMES += ["Ken", "Frances", "Edsger", "Radia"]
+
+
+class HostPhone:
+    """A phone where no venue can be made (not root, not Linux): requests from this host."""
+
+    address = "this host"
+
+    def json(self, method, url, body=None, timeout=30):
+        return http_json(method, url, body, timeout)
+
+
+class PhoneRun:
+    """One phone's run, started and followed as the join page does (its long poll), in a
+    thread: what it said on the way, and its last answer."""
+
+    def __init__(self, phone, name: str, join_url: str):
+        self.phone, self.name, self.join_url = phone, name, join_url
+        self.origin = join_url.split("/j/")[0]
+        code, body = phone.json("POST", f"{join_url}/runs", {"name": name})
+        assert code == 202, f"{name}'s phone ({phone.address}): {code} {body}"
+        self.workflow_id, self.status_url = body["workflow_id"], body["status_url"]
+        assert body["sleep_seconds"] == 30, body  # the room's timer: the README's 30 s
+        self.said: list[str] = []
+        self.last: dict = {}
+        self.trouble: list[str] = []  # answers that were not a status
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        wait, seen = 0, None
+        while not self.stopping.is_set():
+            news = f"&seen={seen}" if seen is not None else ""
+            url = f"{self.origin}{self.status_url}?wait={wait}{news}"
+            try:
+                code, body = self.phone.json("GET", url, timeout=20)
+            except Exception as err:  # the network (or, at the end, the venue gone)
+                self.trouble.append(f"{type(err).__name__}: {err}")
+                self.stopping.wait(0.5)
+                continue
+            if code != 200:
+                self.trouble.append(f"{code}: {body}")
+                self.stopping.wait(0.5)
+                continue
+            self.last, seen, wait = body, body["version"], 10
+            message = (body.get("progress") or {}).get("message")
+            if message and message not in self.said:
+                self.said.append(message)
+            if body["status"] != "RUNNING":
+                return
+
+    def done(self) -> bool:
+        return self.last.get("status") == "COMPLETED"
+
+    def __repr__(self) -> str:
+        status = self.last.get("status")
+        return f"{self.name}: {status}, said {self.said}, trouble {self.trouble[-3:]}"
+
+
+def phone_lines(phone_page) -> list[str]:
+    """The join page's status, as a phone shows it."""
+    return phone_page.evaluate(
+        """() => ['status-line', 'status-detail'].flatMap((id) => {
+            const el = document.getElementById(id);
+            return el.hidden ? [] : el.textContent.split('\\n');
+        }).filter((line) => line.trim() !== '')"""
+    )
+
+
+def timer_words(line: str) -> str:
+    return re.sub(r"\d+ s left", "<n> s left", line)
+
+
+def room_view() -> dict:
+    code, body = http_json("GET", f"{APP}/api/room", timeout=10)
+    assert code == 200, body
+    return body
+
+
+def panel_runs(page) -> list[str]:
+    """The Room panel's runs, as their states."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('#room-runs li')].map((li) => li.dataset.state)"
+    )
+
+
+def test_the_room_joins_in_demo_3_with_the_rooms_phones(rehearsal):
+    """The README's room demo, with simulated phones on the venue's network (network
+    namespaces: hosts of their own; one phone is Chromium, phone-sized, on the join page)."""
+    t = rehearsal.t
+    plain = guide.typed("app").lines[-1]
+    # Terminal 3: the app in room mode, as the README says (Ctrl-C, then its room command).
+    t.ctrl_c("3")
+    t.wait_prompt("3", after=t.last_command_line("3", plain))
+    rehearsal.run("room-app")
+    (command,) = guide.typed("room-app").lines
+    try:
+        rehearsal.expect_output("3", command, "room-app-start")
+        at = t.last_command_line("3", command)
+        line = next(x for x in t.output_of("3", at) if JOIN_URL.search(x))
+        join_url, address, port, _ = JOIN_URL.search(line).groups()
+        assert address == network_address() and port == "8000", line
+        qr = t.output_of("3", at)[2:6]  # the QR code under the two lines, in block characters
+        assert all(set(row) & set("█▀▄") for row in qr), qr
+
+        # The presenter's page, reloaded: its Room panel, the same URL and QR code.
+        page = rehearsal.page
+        page.goto(APP)
+        page.locator("#room-panel").wait_for(state="visible", timeout=10000)
+        view = room_view()
+        assert view["url"] == join_url and page.inner_text("#room-url") == join_url
+        wait_for(lambda: page.get_attribute("#room-qr", "src") == view["qr_svg"], 5, 0.1, "QR")
+        rehearsal.shot("room-panel")
+
+        no_venue = venue.unavailable()
+        made = contextlib.nullcontext(None) if no_venue else venue.Venue(phones=12, hosts=3)
+        with made as room_venue:
+            if room_venue is None:  # three phones from one address: the room's limit for it
+                say(f"the room's phones from this host ({no_venue})")
+                phones, browser_path = [HostPhone(), HostPhone()], CHROMIUM
+            else:
+                phones, browser_path = room_venue.phones[1:], room_venue.chromium(0)
+            say(f"the room joins: 1 phone in Chromium and {len(phones)} more, at {join_url}")
+            browser = page.context.browser.browser_type.launch(
+                executable_path=browser_path, args=FLAGS
+            )
+            runs: list[PhoneRun] = []
+            try:
+                _the_room_demo(rehearsal, browser, join_url, phones, runs)
+            finally:
+                for run in runs:
+                    run.stopping.set()
+                browser.close()
+    finally:  # terminal 3 back to the plain app, for the rest of the guide
+        t.ctrl_c("3")
+        t.wait_prompt("3", after=t.last_command_line("3", command))
+        t.type("3", plain)
+    rehearsal.expect_output("3", plain, "app-start")
+    rehearsal.page.goto(APP)
+    rehearsal.page.locator("#room-panel").wait_for(state="hidden", timeout=10000)
+
+
+def _the_room_demo(rehearsal, browser, join_url: str, phones: list, runs: list) -> None:
+    t, page = rehearsal.t, rehearsal.page
+    early, late = phones[: len(phones) - 2], phones[len(phones) - 2 :]
+    names = iter(PHONE_NAMES)
+    phone_page = browser.new_page(**PHONE_VIEW)
+    errors: list[str] = []
+    phone_page.on("pageerror", lambda err: errors.append(str(err)))
+
+    def phone_shot(name: str) -> None:
+        path = rehearsal.shots / f"{rehearsal.shot_count:02d}-{name}.png"
+        phone_page.screenshot(path=str(path))
+
+    # The room joins: a phone on the join page, the others through its API.
+    phone_page.goto(join_url)
+    first = next(names)
+    phone_page.fill("#name", first)
+    phone_page.click("text=Get my greeting")
+    runs += [PhoneRun(phone, next(names), join_url) for phone in early]
+    expected = timer_words(guide.page_text("room-phone-timer")[0])
+    wait_for(
+        lambda: [timer_words(x) for x in phone_lines(phone_page)][:1] == [expected],
+        10,
+        0.1,
+        f"the phone to say {expected!r}",
+    )
+    phone_shot("room-phone-timer")
+    chromium_run = phone_page.inner_text("#run-id").removeprefix("Your run: ")
+    total = len(runs) + 1
+    wait_for(lambda: room_view()["counts"]["running"] == total, 10, 0.2, "every run counted")
+    # The README: once the runs are counting down (here: every one of them, on the panel).
+    wait_for(
+        lambda: all(r["step"] == "timer" for r in room_view()["runs"]),
+        20,
+        0.2,
+        lambda: f"every run on its timer: {[(r['name'], r['step']) for r in room_view()['runs']]}",
+    )
+    wait_for(lambda: page.inner_text("#room-summary") == f"{total} running", 5, 0.1, "summary")
+    rehearsal.shot("room-running")
+
+    # Ctrl-C the worker while the timers wait; two more phones join after it.
+    t.ctrl_c("2")
+    t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
+    stopped = time.monotonic()
+    early_runs = list(runs)
+    late_runs = [PhoneRun(phone, next(names), join_url) for phone in late]
+    runs += late_runs
+    total += len(late_runs)
+    expected = guide.page_text("room-phone-no-worker")
+    wait_for(lambda: phone_lines(phone_page) == expected, 45, 0.1, f"the phone to say {expected}")
+    phone_shot("room-phone-no-worker")
+    wait_for(
+        lambda: room_view()["counts"]["waiting"] == total,
+        45,
+        0.2,
+        lambda: f"every run waiting for a worker: {room_view()['summary']}",
+    )
+    summary = f"{total} waiting for a worker"
+    wait_for(lambda: page.inner_text("#room-summary") == summary, 5, 0.1, "the panel's summary")
+    assert panel_runs(page) == ["waiting"] * total, panel_runs(page)
+    rehearsal.shot("room-no-worker")
+    # Each phone said so too (within its long poll's 10 s): the timer fired, or, started after
+    # the Ctrl-C, that its first step waits for a worker.
+    said = lambda run, words: words in run.said  # noqa: E731
+    wait_for(
+        lambda: (
+            all(said(r, "The timer fired; no worker is picking up work") for r in early_runs)
+            and all(said(r, "No worker is picking up work") for r in late_runs)
+        ),
+        15,
+        0.2,
+        lambda: f"the phones said: {runs}",
+    )
+    say(f"the worker was down {time.monotonic() - stopped:.0f} s")
+
+    # The worker restarted: every phone gets its greeting; the late ones after their timer.
+    restarted = time.monotonic()
+    t.up_enter("2")
+    phone_page.locator("#result").wait_for(state="visible", timeout=20000)
+    greeted = time.monotonic()
+    shown = [phone_page.inner_text(f"#{i}") for i in ("greeting-line", "ip-line", "location-line")]
+    rehearsal.assert_greeting_lines(shown, first)
+    phone_shot("room-phone-greeting")
+    wait_for(lambda: all(r.done() for r in early_runs), 20, 0.1, lambda: f"greetings: {runs}")
+    within = time.monotonic() - restarted
+    rehearsal.timings["room: worker restart to every timed-out phone's greeting"] = round(within, 2)
+    rehearsal.timings["room: worker restart to the Chromium phone's greeting"] = round(
+        greeted - restarted, 2
+    )
+    assert within < 15, "README: every phone whose timer fired shows its greeting within seconds"
+    # README: a run started after the Ctrl-C takes its first step now, then its 30 s timer.
+    wait_for(lambda: all(r.done() for r in late_runs), 60, 0.2, lambda: f"late ones: {runs}")
+    late = time.monotonic() - restarted
+    rehearsal.timings["room: worker restart to the late phones' greetings"] = round(late, 2)
+    assert 30 <= late < 45, "README: its greeting follows 30 seconds later"
+    for run in runs:
+        rehearsal.assert_greeting_lines(run.last["result"]["greeting"], run.name)
+
+    # The proof, on the Room panel: none lost, none failed, each step once.
+    view = wait_for(lambda: (v := room_view())["proof"]["ok"] is not None and v, 20, 0.2, "proof")
+    (proof,) = guide.page_text("room-proof")
+    count = lambda text: re.sub(r"^\d+ runs:", "<n> runs:", text)  # noqa: E731
+    assert view["proof"]["ok"] is True, view["proof"]
+    assert view["proof"]["text"].startswith(f"{total} runs:"), view["proof"]
+    assert count(view["proof"]["text"]) == count(proof), view["proof"]
+    wait_for(
+        lambda: (
+            page.inner_text("#room-proof-text") == view["proof"]["text"]
+            and page.get_attribute("#room-proof", "data-ok") == "true"
+        ),
+        10,
+        0.2,
+        "the panel's proof",
+    )
+    # The stand-in's own counts: under make demo OFFLINE=1 only (the README), not typed terminals.
+    assert view["proof"]["standin"] is None, view["proof"]
+    rehearsal.shot("room-proof")
+    ids = [r["workflow_id"] for r in view["runs"]]
+    assert sorted(ids) == sorted([chromium_run, *(r.workflow_id for r in runs)]), ids
+    for workflow_id in ids:  # each run's history: demo 3's, each activity once
+        assert rehearsal.ui_history(workflow_id) == guide.history("demo-3"), workflow_id
+        rehearsal.completed_once(workflow_id)
+    rehearsal.web_ui(chromium_run, "room-chromium-phone", len(guide.history("demo-3")))
+
+    # Reset clears the room's ended runs.
+    page.click("#reset-button")
+    wait_for(lambda: room_view()["counts"]["total"] == 0, 10, 0.2, "Reset to clear the room")
+    wait_for(lambda: panel_runs(page) == [], 5, 0.1, "the panel's runs cleared")
+    assert errors == [], f"the join page threw: {errors}"
 
 
 def test_demo_3_the_worker_dies_while_the_timer_waits(rehearsal):
