@@ -296,14 +296,17 @@ def _exit(code: int, last_line: str = "") -> None:
     os._exit(code)
 
 
-def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
-    """Serve a Flask app until Ctrl-C; a port in use is one line, not a traceback."""
+def run_web_app(app, host: str, port: int, debug: bool = False, then=None) -> None:
+    """Serve a Flask app until Ctrl-C; a port in use is one line, not a traceback. ``then``:
+    called once it listens (room mode opens the phones' listener)."""
     from werkzeug.serving import make_server
 
     one_line_logs()
     ctrl_c_works()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not one line per request
     if debug:
+        if then:
+            then()
         app.run(host=host, port=port, debug=True, use_reloader=False)
         _exit(0)
     try:  # our own socket: werkzeug would print its own lines and exit on a busy port
@@ -318,6 +321,8 @@ def run_web_app(app, host: str, port: int, debug: bool = False) -> None:
         _exit(1)
     server = make_server(host, port, app, threaded=True, fd=listening.fileno())
     print(f"The app is at http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    if then:
+        then()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()  # returns on Ctrl-C
     _exit(0, "App stopped.")

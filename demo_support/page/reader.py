@@ -94,6 +94,7 @@ class CountsAtStart(temporal_client.Interceptor):
 
         class Outbound(temporal_client.OutboundInterceptor):
             async def start_workflow(self, input):
+                reader.starts += 1  # the room's proof: runs started since it opened
                 if reader.standin_url:
                     calls = await asyncio.to_thread(fetch_standin_calls, reader.standin_url)
                     if not calls.get("down"):  # on the reader's loop, before any later request
@@ -119,6 +120,7 @@ class TemporalReader:
         self.trouble: Exception | None = None  # why the latest call failed (None: it answered)
         self.workers: run_view.Workers | None = None
         self.standin: dict | None = None
+        self.starts = 0  # start_workflow calls through this app's client
         self._standin_at = 0.0  # when that count was asked for (monotonic)
         self._standin_task: asyncio.Future | None = None
         self._runs: OrderedDict[str, RunReader] = OrderedDict()
@@ -153,6 +155,16 @@ class TemporalReader:
 
     def lights(self) -> dict:
         return self._wait_for(self._lights())
+
+    def statuses(self, workflow_ids: list[str]) -> dict[str, dict | Exception]:
+        """Many runs' answers at once (the room), each as status() gives it, or its error."""
+
+        async def answers():
+            found = (self._status(i, 0, None) for i in workflow_ids)
+            answers = await asyncio.gather(*found, return_exceptions=True)
+            return dict(zip(workflow_ids, answers, strict=True))
+
+        return self._wait_for(answers())
 
     def _wait_for(self, coroutine, wait: float = 0):
         future = asyncio.run_coroutine_threadsafe(coroutine, self.start()._loop)

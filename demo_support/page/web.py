@@ -23,15 +23,19 @@ from temporalio.service import RPCError, RPCStatusCode
 import demo_support
 from demo_support.page import run_view
 from demo_support.page.reader import TemporalReader, unreachable
+from demo_support.page.room import Room
 
 
 def plumbing(app, temporal: TemporalReader, run=None) -> None:
     """Errors as JSON, the lights, the Web UI's address (TEMPORAL_UI_URL, or --ui-url), the
-    code view of ``run`` (read now: the code this app started with), the stage panel."""
+    code view of ``run`` (read now: the code this app started with), the stage panel, and
+    the room (GET /api/room; its phones' listener opens with --room)."""
     app.config["TEMPORAL_UI_URL"] = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8080")
     app.extensions["temporal"] = temporal  # serve() connects it when the app starts
     json_errors(app)
     stage_routes(app, temporal)
+    app.extensions["room"] = Room(app, temporal)
+    app.extensions["room"].routes()
     code = code_view(run) if run is not None else None
     app.context_processor(lambda: {"code": code})
 
@@ -111,17 +115,26 @@ def json_errors(app) -> None:
 
 
 def serve(app) -> None:
-    """`python app.py [--host H] [--port P] [--ui-url URL] [--debug]` until Ctrl-C."""
+    """`python app.py [--host H] [--port P] [--ui-url URL] [--debug] [--room [--room-host A]]`
+    until Ctrl-C."""
     parser = argparse.ArgumentParser(description="The hello-ip web app.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--ui-url", help="the Temporal Web UI (default http://localhost:8080)")
     parser.add_argument("--debug", action="store_true", help="Flask debug mode (off by default)")
+    parser.add_argument(
+        "--room", action="store_true", help="attendees' phones join too (on the network address)"
+    )
+    parser.add_argument("--room-host", help="the address phones reach (default: detected)")
     args = parser.parse_args()
+    if args.room and args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--room keeps the presenter's page on 127.0.0.1: leave --host out")
     app.config["TEMPORAL_UI_URL"] = args.ui_url or app.config["TEMPORAL_UI_URL"]
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app.extensions["temporal"].start()  # connect now, in the background: no wait at the first
-    demo_support.run_web_app(app, args.host, args.port, args.debug)
+    room = app.extensions["room"]
+    then = (lambda: room.open(args.room_host, args.port)) if args.room else None
+    demo_support.run_web_app(app, args.host, args.port, args.debug, then)
 
 
 def new_workflow_id(name: str) -> str:
