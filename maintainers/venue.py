@@ -243,8 +243,9 @@ class Phone:
                 return "unreachable"
             raise
 
-    def request(self, method, url, body=None, headers=None, timeout=30, data: bytes | None = None):
-        """An HTTP request from this phone: a JSON body (`body`) or raw bytes (`data`)."""
+    def request(self, method, url, body=None, headers=None, timeout=30, data=None) -> Answer:
+        """An HTTP request from this phone: a JSON body (`body`) or raw bytes (`data`; an
+        iterable of bytes with ``Transfer-Encoding: chunked`` is sent chunked)."""
         parts = urlsplit(url)
         headers = dict(headers or {})
         if body is not None:
@@ -253,7 +254,8 @@ class Phone:
         conn = _Connection(self, parts.hostname, parts.port or 80, timeout)
         try:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            conn.request(method, path or "/", data, headers)
+            chunked = "chunked" in headers.get("Transfer-Encoding", "")
+            conn.request(method, path or "/", data, headers, encode_chunked=chunked)
             response = conn.getresponse()
             raw = response.read()
             heads = {k.lower(): v for k, v in response.getheaders()}
