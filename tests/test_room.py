@@ -413,17 +413,20 @@ def test_a_body_that_is_not_a_json_object_is_400(room):
 
 
 @pytest.fixture(scope="module")
-def phone_browser(the_venue):
-    """Debian's Chromium running inside host 0's namespace: its requests leave from
-    phones[0]'s address (Playwright talks to it over pipes, not TCP)."""
+def browsers(the_venue):
+    """Two Debian Chromiums under one Playwright: the phone's, running inside host 0's
+    namespace (its requests leave from phones[0]'s address; Playwright talks to it over pipes,
+    not TCP), and the presenter's, on the laptop."""
     from maintainers.browser import FLAGS, require_chromium
 
-    require_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
+    laptop = require_chromium()
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=the_venue.chromium(0), args=FLAGS)
-        yield browser
-        browser.close()
+        phone = playwright.chromium.launch(executable_path=the_venue.chromium(0), args=FLAGS)
+        presenter = playwright.chromium.launch(executable_path=laptop, args=FLAGS)
+        yield phone, presenter
+        presenter.close()
+        phone.close()
 
 
 @pytest.fixture
@@ -434,8 +437,8 @@ def shots(tmp_path):
 
 
 @pytest.fixture
-def on_a_phone(phone_browser):
-    context = phone_browser.new_context(
+def on_a_phone(browsers):
+    context = browsers[0].new_context(
         viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
     )
     page = context.new_page()
@@ -476,10 +479,14 @@ def test_the_join_page_on_a_phone_shows_the_run_then_its_greeting(room, on_a_pho
     assert page.errors == []
     # It fits the phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The browser is on the phone's host: the laptop's 127.0.0.1 is not there.
+    assert http("GET", f"{room.stage.url}/api/lights")[0] == 200  # from the laptop, it is
+    with pytest.raises(Exception, match="ERR_CONNECTION_REFUSED"):
+        page.goto(f"{room.stage.url}/")
 
 
 def test_html_in_a_name_is_text_on_the_join_page_and_the_presenters_room_panel(
-    room, on_a_phone, browser, shots
+    room, on_a_phone, browsers, shots
 ):
     page, name = on_a_phone, f"{HTML_NAME} {secrets.token_hex(2)}"
     page.goto(room.join)
@@ -490,7 +497,7 @@ def test_html_in_a_name_is_text_on_the_join_page_and_the_presenters_room_panel(
     assert page.evaluate("document.querySelectorAll('img, [onerror]').length") == 0
     assert page.dialogs == [] and page.errors == []
 
-    presenter = browser.new_page(viewport={"width": 1280, "height": 900})
+    presenter = browsers[1].new_page(viewport={"width": 1280, "height": 900})
     try:
         presenter.dialogs = []
         presenter.on("dialog", lambda d: (presenter.dialogs.append(d.message), d.dismiss()))
