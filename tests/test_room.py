@@ -41,6 +41,8 @@ class MakeDemoServer(DevServer):
         harness.wait_for(self._ready, timeout, 0.2, "the Temporal dev server")
         return self
 
+    restart = start  # the same ports, the same database file
+
 
 @dataclass
 class Room:
@@ -309,41 +311,70 @@ def test_a_fourth_run_in_a_minute_from_one_phone_is_429_with_retry_after(room):
     assert neighbour.post(f"{room.join}/runs", {"name": unique("Neighbour")}).status == 202
 
 
-def test_a_full_room_is_429_and_takes_runs_again_when_one_ends(room, make_demo_server, monkeypatch):
-    """ROOM_IN_FLIGHT=2 (the limit's environment override), the room's timer at 60 s."""
-    first = room.stage
-    full = HelloStage(make_demo_server, "default")
-    ports = (make_demo_server.port, make_demo_server.ui_port, full.app_port, first.standin_port)
-    full.pieces = {p.name: p for p in make_demo.pieces(True, *ports)}
+@pytest.fixture
+def room_of_two(room, make_demo_server, monkeypatch):
+    """A second app in room mode, with ROOM_IN_FLIGHT=2 (the limit's environment override), on
+    the same laptop address, stand-in and worker; the runs it lists in `.started` are
+    terminated afterwards."""
+    other = HelloStage(make_demo_server, "default")
+    ports = (make_demo_server.port, make_demo_server.ui_port, other.app_port)
+    other.pieces = {p.name: p for p in make_demo.pieces(True, *ports, room.stage.standin_port)}
     monkeypatch.setenv("ROOM_IN_FLIGHT", "2")
-    started = []
+    other.started = []
     try:
-        join = HelloStage.room_url(full.start_app("--room", "--room-host", room.venue.laptop))
-        assert http("POST", f"{full.url}/api/room", {"sleep_seconds": 60})[0] == 200
-        name = unique("Full")
-        for phone in (room.phone(), room.phone()):
-            answer = phone.post(f"{join}/runs", {"name": name})
-            assert answer.status == 202, answer.text
-            started.append(answer.body["workflow_id"])
-        late = room.phone()
-        refused = late.post(f"{join}/runs", {"name": name})
-        message = "The room is full: 2 runs are in flight. Try again in a minute."
-        assert_refused(refused, 429, message)
-        assert refused.headers["retry-after"] == "60"
-        time.sleep(0.5)
-        assert sorted(runs_named(full, name)) == sorted(started)
-        assert http("GET", f"{full.url}/api/room")[1]["counts"]["total"] == 2
-
-        harness.terminate(make_demo_server, started[0], "default")  # one run ends
-        view = lambda: http("GET", f"{full.url}/api/room")[1]["counts"]  # noqa: E731
-        wait_for(lambda: view()["running"] == 1, 10, 0.2, "the room to see the run end")
-        again = late.post(f"{join}/runs", {"name": name})
-        assert again.status == 202, again.text
-        started.append(again.body["workflow_id"])
+        app = other.start_app("--room", "--room-host", room.venue.laptop)
+        other.join = HelloStage.room_url(app)
+        yield other
     finally:
-        for workflow_id in started:
+        for workflow_id in other.started:
             harness.terminate(make_demo_server, workflow_id, "default")
-        full.stop()
+        other.stop()
+
+
+def test_a_full_room_is_429_and_takes_runs_again_when_one_ends(room, room_of_two):
+    full, name = room_of_two, unique("Full")
+    assert http("POST", f"{full.url}/api/room", {"sleep_seconds": 60})[0] == 200
+    for phone in (room.phone(), room.phone()):
+        answer = phone.post(f"{full.join}/runs", {"name": name})
+        assert answer.status == 202, answer.text
+        full.started.append(answer.body["workflow_id"])
+    late = room.phone()
+    refused = late.post(f"{full.join}/runs", {"name": name})
+    message = "The room is full: 2 runs are in flight. Try again in a minute."
+    assert_refused(refused, 429, message)
+    assert refused.headers["retry-after"] == "60"
+    time.sleep(0.5)
+    assert sorted(runs_named(full, name)) == sorted(full.started)
+    assert http("GET", f"{full.url}/api/room")[1]["counts"]["total"] == 2
+
+    harness.terminate(full.server, full.started[0], "default")  # one run ends
+    counts = lambda: http("GET", f"{full.url}/api/room")[1]["counts"]  # noqa: E731
+    wait_for(lambda: counts()["running"] == 1, 10, 0.2, "the room to see the run end")
+    again = late.post(f"{full.join}/runs", {"name": name})
+    assert again.status == 202, again.text
+    full.started.append(again.body["workflow_id"])
+
+
+def test_runs_that_ended_free_the_room_even_when_nobody_watched_them(room, room_of_two):
+    """Phones that start a run and close the page, the presenter's page not open: the runs
+    end in Temporal, and the room takes new ones."""
+    full, name = room_of_two, unique("Gone")
+    assert http("POST", f"{full.url}/api/room", {"sleep_seconds": 0})[0] == 200
+    for phone in (room.phone(), room.phone()):
+        answer = phone.post(f"{full.join}/runs", {"name": name})
+        assert answer.status == 202, answer.text
+        full.started.append(answer.body["workflow_id"])
+
+    def ended():
+        listed = harness.temporal(full.server, "workflow", "list", "--output", "json",
+                                  namespace="default", check=True).stdout  # fmt: skip
+        states = {w["execution"]["workflowId"]: w["status"] for w in json.loads(listed)}
+        return all(states.get(i, "").endswith("COMPLETED") for i in full.started)
+
+    wait_for(ended, 20, 0.3, "both runs to complete in Temporal")
+    answer = room.phone().post(f"{full.join}/runs", {"name": name})
+    assert answer.status == 202, answer.text  # not "The room is full": none is in flight
+    full.started.append(answer.body["workflow_id"])
 
 
 def test_a_body_over_1024_bytes_is_400_and_1024_bytes_are_taken(room):
@@ -511,3 +542,29 @@ def test_html_in_a_name_is_text_on_the_join_page_and_the_presenters_room_panel(
         presenter.screenshot(path=str(shots / "room-panel-html-name.png"))
     finally:
         presenter.close()
+
+
+# --- Temporal down: last, it stops the module's dev server ----------------------------------
+
+
+def test_with_temporal_down_a_phone_gets_503_nothing_starts_and_its_run_survives(room):
+    phone, name, late = room.phone(), unique("Outage"), unique("Refused")
+    assert http("POST", f"{room.stage.url}/api/room", {"sleep_seconds": 3})[0] == 200
+    answer = phone.post(f"{room.join}/runs", {"name": name})
+    assert answer.status == 202, answer.text
+    status_url = f"{room.lan}{answer.body['status_url']}"
+    server = room.stage.server
+    server.stop()
+    try:
+        refused = phone.post(f"{room.join}/runs", {"name": late})
+        assert refused.status == 503, refused.text
+        assert set(refused.body) == {"error", "status"}, refused.body
+        assert refused.body["status"] == "UNREACHABLE"
+        assert refused.body["error"].startswith("Temporal is unreachable: "), refused.body
+        polled = phone.get(f"{status_url}?wait=0")
+        assert polled.status == 503 and polled.body["status"] == "UNREACHABLE", polled.text
+    finally:
+        server.restart()
+    done = wait_done(phone, status_url, timeout=40)
+    assert done["status"] == "COMPLETED" and done["result"]["greeting"] == expected_greeting(name)
+    assert room.started(late) == []  # the refused one was never started
