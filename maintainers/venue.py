@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 IP = shutil.which("ip") or "/usr/sbin/ip"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 PREFIX = "venue-"
-LOCK = Path(tempfile.gettempdir()) / "venue-subnets.lock"
+LOCK = Path("/tmp/venue-subnets.lock")  # one for every process, whatever its TMPDIR
 CLONE_NEWNET = 0x40000000
 _counter = itertools.count()
 _open: set[Venue] = set()
@@ -356,7 +356,8 @@ class Venue:
                 ).stdout.split()
                 for pid in pids:  # a browser this venue started in the host, say
                     with contextlib.suppress(OSError, ValueError):
-                        os.kill(int(pid), 9)
+                        if int(pid) != os.getpid():
+                            os.kill(int(pid), 9)
                 subprocess.run([IP, "link", "del", host.link], capture_output=True)
                 subprocess.run([IP, "netns", "del", host.namespace], capture_output=True)
             self.hosts, self.phones = [], []

@@ -131,8 +131,8 @@ def assert_nothing_started(room: Room, name: str, total_before: int) -> None:
 
 @pytest.fixture(scope="module")
 def the_venue():
-    """24 phones on 4 hosts (6 addresses each), removed afterwards whatever happens."""
-    with venue.or_skip(phones=24, hosts=4) as made:
+    """32 phones on 4 hosts (8 addresses each), removed afterwards whatever happens."""
+    with venue.or_skip(phones=32, hosts=4) as made:
         yield made
 
 
