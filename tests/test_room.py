@@ -394,14 +394,16 @@ def test_a_body_over_1024_bytes_is_400_and_1024_bytes_are_taken(room):
 
 def test_a_chunked_body_over_1024_bytes_is_400_too_large(room):
     """No Content-Length (Transfer-Encoding: chunked, as curl can send): the same limit, the
-    same reason."""
+    same reason, whether the first 1024 bytes are a JSON object or not."""
     phone, name = room.phone(), unique("Chunked")
     before = room.total()
-    body = json.dumps({"name": name, "pad": "x" * 3000}).encode()
-    answer = phone.post(f"{room.join}/runs", data=iter([body]), headers={
-        "Content-Type": "application/json", "Transfer-Encoding": "chunked"
-    })  # fmt: skip
-    assert_refused(answer, 400, re.compile(r"The request is too large: .*at most 1024\."))
+    chunked = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    too_large = re.compile(r"The request is too large: .*at most 1024\.")
+    padded = json.dumps({"name": name}).encode() + b" " * 3000  # an object, then whitespace
+    cut = json.dumps({"name": name, "pad": "x" * 3000}).encode()  # an object only past 1024
+    for body in (padded, cut):
+        answer = phone.post(f"{room.join}/runs", data=iter([body]), headers=chunked)
+        assert_refused(answer, 400, too_large)
     assert_nothing_started(room, name, before)
 
 
