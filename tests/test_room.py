@@ -267,6 +267,21 @@ def test_the_loopback_listener_is_not_reachable_from_a_phone(room):
     assert phone.reach(other, room.stage.app_port) == "refused"
 
 
+def test_without_room_the_app_is_not_on_the_venues_network(room, make_demo_server):
+    """The switch off: the app as today, on 127.0.0.1 only; no room to read."""
+    plain = HelloStage(make_demo_server, "default")
+    try:
+        plain.start_app()
+        phone = room.phone()
+        for address in (room.venue.laptop, room.venue.hosts[1].gateway):
+            assert phone.reach(address, plain.app_port) == "refused", address
+        code, body = http("GET", f"{plain.url}/api/room")
+        assert (code, body) == (404, {"error": "Room mode is off: start the app with --room."})
+        assert "The room joins" not in plain.procs[0].stdout
+    finally:
+        plain.stop()
+
+
 def test_a_phone_cannot_read_a_run_the_room_did_not_start(room):
     phone = room.phone()
     presenters = room.stage.post("Presenter", 0)
@@ -518,9 +533,7 @@ def test_the_join_page_on_a_phone_shows_the_run_then_its_greeting(room, on_a_pho
         page.goto(f"{room.stage.url}/")
 
 
-def test_html_in_a_name_is_text_on_the_join_page_and_the_presenters_room_panel(
-    room, on_a_phone, browsers, shots
-):
+def test_html_in_a_name_is_text_on_the_join_page(room, on_a_phone):
     page, name = on_a_phone, f"{HTML_NAME} {secrets.token_hex(2)}"
     page.goto(room.join)
     page.fill("#name", name)
@@ -530,6 +543,10 @@ def test_html_in_a_name_is_text_on_the_join_page_and_the_presenters_room_panel(
     assert page.evaluate("document.querySelectorAll('img, [onerror]').length") == 0
     assert page.dialogs == [] and page.errors == []
 
+
+def test_html_in_a_name_is_text_on_the_presenters_room_panel(room, browsers, shots):
+    phone, name = room.phone(), f"{HTML_NAME} {secrets.token_hex(2)}"
+    assert phone.post(f"{room.join}/runs", {"name": name}).status == 202
     presenter = browsers[1].new_page(viewport={"width": 1280, "height": 900})
     try:
         presenter.dialogs = []
