@@ -10,6 +10,7 @@ presenter's page reads the room on 127.0.0.1 (GET /api/room): every run, the cou
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import secrets
@@ -262,7 +263,7 @@ class Room:
     def phone_app(self) -> Flask:
         """The room's listener: the join page, starting a run, a phone's own run; else 404."""
         app = Flask(__name__, root_path=self.main.root_path, static_folder=None)
-        app.config["MAX_CONTENT_LENGTH"] = BODY_BYTES
+        app.config["MAX_CONTENT_LENGTH"] = BODY_BYTES + 1  # a chunked body: read one byte more
         base = f"/j/{self.code}"
         app.errorhandler(Exception)(phone_error)
 
@@ -289,7 +290,13 @@ class Room:
     def start(self, base: str):
         if (request.content_length or 0) > BODY_BYTES:
             raise BadRequest(too_large(request.content_length))
-        body = request.get_json(silent=True)
+        data = request.get_data(cache=False)  # with no Content-Length (chunked), cut at the limit
+        if len(data) > BODY_BYTES:
+            raise BadRequest(too_large(None))
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = None
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(body, dict):
             raise BadRequest('Send a JSON object: {"name": "Ada"}.')
@@ -356,7 +363,9 @@ def phone_fields(body: dict) -> dict:
     return {k: body[k] for k in PHONE_FIELDS if k in body}
 
 
-def too_large(size) -> str:
+def too_large(size: int | None) -> str:
+    if not size:  # chunked: no size given, cut at the limit
+        return f"The request is too large: more than {BODY_BYTES} bytes."
     return f"The request is too large: {size} bytes, at most {BODY_BYTES}."
 
 
