@@ -124,14 +124,14 @@ class Room:
         return None if calls.get("down") else calls
 
     def refresh(self) -> str | None:
-        """Every run's state, from one reading of them all; None, or why Temporal is unreachable."""
+        """The state of every run not ended yet, from one reading of them all; None, or why
+        Temporal is unreachable (an ended run keeps what it last said)."""
         from demo_support.page.reader import unreachable
 
         with self.lock:
-            ids = list(self.runs)
-        answers = self.reader.statuses(ids)
+            ids = [i for i, e in self.runs.items() if e.state in ("running", "waiting")]
         trouble = None
-        for workflow_id, answer in answers.items():
+        for workflow_id, answer in self.reader.statuses(ids).items():
             entry = self.runs.get(workflow_id)
             if entry is None:
                 continue
@@ -210,16 +210,16 @@ class Room:
         failed = sum(e.state == "failed" for e in entries)
         twice = sum(e.state == "done" and not e.ran_once for e in entries)
         n = len(entries)
-        text = f"{n} runs: none lost, none failed; each ran get_ip once and get_location_info once"
+        text = f"{runs(n)}: none lost, none failed; each ran get_ip once and get_location_info once"
         if failed or twice:
-            text = f"{n} runs: {failed} failed, {twice} with an activity that ran more than once"
+            text = f"{runs(n)}: {failed} failed, {twice} with an activity that ran more than once"
         standin, now = None, self._standin_counts()
         if now and self.counts_at_open:
             ip, geo = (now[s] - self.counts_at_open[s] for s in STEPS)
             started = self.reader.starts - self.starts_at_open
             standin = (
-                f"The stand-in answered get_ip {ip} times and get_location_info {geo} times"
-                f" for the {started} runs started since the room opened"
+                f"The stand-in answered get_ip {times(ip)} and get_location_info {times(geo)}"
+                f" for the {runs(started)} started since the room opened."
             )
         return {
             "ok": not (failed or twice),
@@ -353,6 +353,14 @@ class Room:
         if answer.status_code == 200:
             self.note(entry, body)
         return phone_fields(body), answer.status_code
+
+
+def runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 PHONE_FIELDS = ("workflow_id", "status", "version", "progress", "result", "error")
