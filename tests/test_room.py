@@ -500,7 +500,7 @@ def on_a_phone(browsers):
 
 def test_the_join_page_on_a_phone_shows_the_run_then_its_greeting(room, on_a_phone, shots):
     page, name = on_a_phone, unique("Grace")
-    assert http("POST", f"{room.stage.url}/api/room", {"sleep_seconds": 4})[0] == 200
+    assert http("POST", f"{room.stage.url}/api/room", {"sleep_seconds": 6})[0] == 200
     try:
         page.goto(room.join)
         page.fill("#name", name)
