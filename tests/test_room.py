@@ -213,6 +213,25 @@ def test_no_other_static_file_is_served_to_a_phone_not_even_through_fonts_dot_do
         assert_refused(answer, 404, re.compile(".+"))
 
 
+def test_a_phones_odd_status_query_is_never_a_500(room):
+    """?wait= and ?seen= come from the phone: whatever they say, an answer or a 400, while
+    its run waits on its timer and after."""
+    phone = room.phone()
+    assert http("POST", f"{room.stage.url}/api/room", {"sleep_seconds": 5})[0] == 200
+    try:
+        started = phone.post(f"{room.join}/runs", {"name": unique("Query")})
+    finally:
+        http("POST", f"{room.stage.url}/api/room", {"sleep_seconds": 1})
+    assert started.status == 202, started.text
+    url = f"{room.lan}{started.body['status_url']}"
+    odd = ["wait=nan", "wait=-1", "wait=1e400", "wait=abc", "seen=abc", "wait=1&seen=-1"]
+    for query in [*odd, "wait=inf", *odd]:  # wait=inf: up to the end (at most 10 s)
+        answer = phone.get(f"{url}?{query}", timeout=20)
+        assert answer.status in (200, 400), (query, answer.status, answer.text)
+        assert isinstance(answer.body, dict), (query, answer.text)
+        assert answer.status == 400 or answer.body["status"] in ("RUNNING", "COMPLETED")
+
+
 # --- the join code, the presenter's things, other runs: 404 -----------------------------------
 
 
