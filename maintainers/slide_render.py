@@ -16,6 +16,9 @@ from maintainers.browser import FLAGS
 WIDTH, HEIGHT = 980, 551  # Slidev's canvas: 980 px wide, 16:9
 MEASURE = Path(__file__).with_suffix(".js").read_text()  # one slide's measures, in canvas px
 ORIGIN = "http://127.0.0.1:9"  # never reached: Playwright answers from the built site
+# Where the room slide (components/RoomJoin.vue) asks for the app by default: refused here, so
+# that an app running on this machine never changes what is measured (the tests pass ?room=).
+ROOM_APP = "http://127.0.0.1:8000"
 
 
 @contextmanager
@@ -33,7 +36,34 @@ def deck_page(dist: Path, chromium: str, env: dict[str, str] | None = None):
         )
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         page.route(f"{ORIGIN}/**", answer)
+        page.route(f"{ROOM_APP}/**", lambda route: route.abort("connectionrefused"))
         yield page
+
+
+@contextmanager
+def served(dist: Path):
+    """The built deck on a real port of 127.0.0.1, as `make slides` serves it; yields its origin.
+    The room slide asks the app on 127.0.0.1 from there: loopback to loopback, which Chromium's
+    Local Network Access allows (from ORIGIN, a routed page, it refuses)."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Deck(SimpleHTTPRequestHandler):
+        def translate_path(self, path: str) -> str:
+            file = Path(super().translate_path(path))
+            return str(file if file.is_file() else dist / "index.html")  # the slides' routes
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Deck, directory=str(dist)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # Two sets of system fonts a laptop may have (Debian: fonts-dejavu-core, fonts-liberation), by
@@ -128,6 +158,69 @@ def _ligatures(page, number: int) -> dict | None:
     }
 
 
+def show_slide(page, number: int, query: str = "", origin: str = ORIGIN) -> None:
+    """Slide `number` with all its clicks shown (Slidev clamps clicks beyond the last)."""
+    page.goto(f"{origin}/{number}?clicks=99{query}", wait_until="networkidle")
+    page.wait_for_selector(f"#slide-content .slidev-page-{number} .slidev-layout")
+    page.wait_for_timeout(700)  # the fade transition, Mermaid's rendering
+    page.evaluate("document.fonts.ready")
+
+
+def measure_slide(page, cdp, number: int, query="", shot: Path | None = None, origin=ORIGIN):
+    """One slide's measures (slide_render.js) and drawn fonts; with `shot`, a PNG of it."""
+    show_slide(page, number, query, origin)
+    found = {**page.evaluate(MEASURE, number), "number": number}
+    found["fonts"] = drawn_fonts(cdp, "slide-content")
+    if shot:
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))
+    return found
+
+
+def png_pixels(data: bytes) -> list[list[tuple[int, int, int]]]:
+    """A screenshot's pixels, rows of (r, g, b): an 8-bit RGB or RGBA PNG, as Chromium writes."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    at, chunks, header = 8, [], None
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at : at + 4]), data[at + 4 : at + 8]
+        body = data[at + 8 : at + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        at += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and not interlace, header
+    size = 3 if colour == 2 else 4
+    raw, stride, rows, previous = zlib.decompress(b"".join(chunks)), width * size, [], None
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        above = previous or bytearray(stride)
+        for i in range(stride):
+            left = line[i - size] if i >= size else 0
+            up, corner = above[i], above[i - size] if i >= size else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                near = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                line[i] = (line[i] + near) & 255
+        rows.append([tuple(line[x : x + 3]) for x in range(0, stride, size)])
+        previous = line
+    return rows
+
+
 def measure_deck(dist: Path, count: int, chromium: str, shots=None, env=None) -> dict:
     """Each slide's measures and drawn fonts (`slides`), the system's fonts (`system`), a code
     line with `->` (`ligatures`); with `shots` (a folder), a PNG of each slide too."""
@@ -135,17 +228,8 @@ def measure_deck(dist: Path, count: int, chromium: str, shots=None, env=None) ->
     with deck_page(dist, chromium, env) as page:
         cdp = page.context.new_cdp_session(page)
         for number in range(1, count + 1):
-            # clicks beyond the last are clamped by Slidev: every v-click shown.
-            page.goto(f"{ORIGIN}/{number}?clicks=99", wait_until="networkidle")
-            page.wait_for_selector(f"#slide-content .slidev-page-{number} .slidev-layout")
-            page.wait_for_timeout(700)  # the fade transition, Mermaid's rendering
-            page.evaluate("document.fonts.ready")
-            found = {**page.evaluate(MEASURE, number), "number": number}
-            found["fonts"] = drawn_fonts(cdp, "slide-content")
-            results.append(found)
-            if shots:
-                Path(shots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(shots) / f"{number:02d}.png"))
+            shot = Path(shots) / f"{number:02d}.png" if shots else None
+            results.append(measure_slide(page, cdp, number, shot=shot))
             ligatures = ligatures or _ligatures(page, number)
         page.set_content(SYSTEM_PROBE)
         system = sorted({f for t in drawn_fonts(cdp, "probe") for f in t["families"]})

@@ -252,7 +252,7 @@ def test_demo_3_with_the_room_the_panel_shows_the_outage_then_the_proof(
     )
     assert proof["standin"] == (
         f"The stand-in answered get_ip {every} times and get_location_info {every} times"
-        f" for the {every} runs started since the room opened"
+        f" for the {every} runs started since the room opened."
     )
     ids["Ada"] = run_id.removeprefix("Your run: ")
     for name, workflow_id in ids.items():  # the proof's numbers, from the histories themselves

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -257,6 +259,7 @@ PARTS = {
     "where to go next": r"\bWhere to go\b",
     "the recap": r"^Three things to remember\b",
     "questions": r"^Questions\b",
+    "the room (issue 22)": r"^The room joins\b",
 }
 
 
@@ -312,7 +315,7 @@ def test_each_concept_comes_right_after_the_demo_that_shows_it(slides):
 
 def test_the_deck_has_about_30_slides_and_the_backups_come_last(slides):
     shown = main_slides(slides)
-    assert 24 <= len(shown) <= 32, f"{len(shown)} slides before the backups"
+    assert 24 <= len(shown) <= 33, f"{len(shown)} slides before the backups"
     after = slides[len(shown) :]
     assert after == extra_slides(slides) + backup_slides(slides), "extras, then backups"
 
@@ -440,6 +443,29 @@ def test_demo_notes_say_where_to_switch(slides):
     assert not vague, f"demo notes that name no terminal or browser tab: {vague}"
 
 
+def room_slide(slides: list[Slide]) -> Slide:
+    (slide,) = [s for s in slides if re.match(r"The room joins\b", s.title or "")]
+    return slide
+
+
+def test_the_room_joins_in_demo_3_s_minutes_right_before_it(slides):
+    """Demo 3 played with the room (issue 22): the QR code goes up right before it, in its
+    minutes (the notes' section starts on this slide), and the notes say when to skip it."""
+    room = room_slide(slides)
+    after = slides[room.number]  # the next one (numbers start at 1)
+    assert re.match(r"Demo 3\b", after.title or ""), after.title
+    assert re.search(r"^<RoomJoin />$", room.content, re.M), "the live QR code (RoomJoin.vue)"
+    assert room in main_slides(slides)
+    sections = NOTE_SECTION.findall(room.note or "")
+    assert [name for _, _, name in sections] == ["Demo 3 and replay"], sections
+    assert not NOTE_SECTION.search(after.note or ""), "demo 3's section starts one slide earlier"
+    for words in ("Optional", "Wi-Fi", "skip this slide: the timing is the same"):
+        assert words in room.note, f"the room slide's notes do not say {words!r}"
+    for command in ("`python app.py --room`", "`make demo ROOM=1`"):
+        assert command in room.note, command
+    assert re.search(r"Room panel's proof: each step ran once", after.note or ""), after.note
+
+
 # --- Offline, in the source ----------------------------------------------------------------------
 
 REMOTE_IN_SOURCE = [
@@ -468,7 +494,9 @@ def test_the_source_asks_for_nothing_remote():
     for path in sorted(SLIDES.glob("*/*.*")) + sorted(SLIDES.glob("*.css")):
         if path.parts[len(SLIDES.parts)] in ("node_modules", "dist", "public"):
             continue
-        for m in re.finditer(r"https?://[^\s'\"<>)]+", path.read_text(encoding="utf-8")):
+        # The room slide asks the presenter's own app, on 127.0.0.1: not the internet.
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"https?://(?!127\.0\.0\.1[:/])[^\s'\"<>)]+", text):
             found.append(f"{path.relative_to(SLIDES)}: {m.group(0)}")
     assert not found, "\n".join(found)
 
@@ -683,6 +711,7 @@ def _chromium() -> str | None:
 @needs_npm
 @pytest.mark.skipif(_chromium() is None, reason="no Chromium or Chrome: the PDF is not exported")
 @pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="no pdfinfo (poppler-utils)")
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no pdftotext (poppler-utils)")
 def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides, tmp_path):
     pdf = tmp_path / "deck.pdf"
     done = subprocess.run(
@@ -697,6 +726,17 @@ def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides,
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
     assert pages == len(slides)
+    # The room slide, with no app to ask (nor any asked: a join code is made at each start):
+    # the fallback, in text.
+    number = str(room_slide(slides).number)
+    text = subprocess.run(
+        ["pdftotext", "-f", number, "-l", number, str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for words in ("Room mode is off", "python app.py --room", "make demo ROOM=1", "is live"):
+        assert words in text, (words, text)
 
 
 # --- In Chromium: what the back row sees (maintainers/slide_render.py) -----------------
@@ -887,3 +927,201 @@ def test_npm_ci_warns_of_no_unsupported_engine(node_modules):
     if not NPM_CI_LOG.exists():
         pytest.skip("node_modules was installed before this check: rm -r slides/node_modules")
     assert "EBADENGINE" not in NPM_CI_LOG.read_text(), NPM_CI_LOG.read_text()
+
+
+# --- The room slide in Chromium: the running app's QR code and URL (components/RoomJoin.vue) ----
+
+# A phone reads a QR code from about ten times its width. At 320 of the slide's 980 px (the code
+# itself, its quiet zone aside), a 3 m screen shows it 0.98 m wide: read from about 10 m, the
+# back of a meetup's room.
+QR_MIN_PX = 320
+QUIET_MODULES = 4  # the white the QR code standard asks for around the code, in modules
+ROOM_HOST = "127.0.0.2"  # the room's listener's address here: loopback, but not 127.0.0.1
+
+
+def _can_bind(host: str) -> bool:
+    import socket
+
+    try:
+        socket.create_server((host, 0)).close()
+        return True
+    except OSError:
+        return False
+
+
+needs_room_host = pytest.mark.skipif(
+    not _can_bind(ROOM_HOST), reason=f"{ROOM_HOST} is not an address of this machine"
+)
+
+
+@contextmanager
+def hello_app(port: int, *args: str):
+    """hello-ip's app on `port`, with `args` (--room...); no Temporal Service anywhere: the slide
+    reads only GET /api/room. Yields the process (harness.Proc)."""
+    from maintainers.harness import Proc, free_port
+
+    env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}  # nothing there
+    argv = [sys.executable, "app.py", "--port", str(port), *args]
+    proc = Proc(argv, REPO / "hello-ip", env, "app.py")
+    try:
+        proc.wait_for_line(r"^The app is at http://127\.0\.0\.1:", timeout=30)
+        yield proc
+    finally:
+        proc.stop()
+
+
+@contextmanager
+def room_page(built_deck):
+    """A Chromium page at the slide's size, and the origin the built deck is served on."""
+    from browser import require_chromium
+    from maintainers.slide_render import deck_page, served
+
+    with served(built_deck) as origin, deck_page(built_deck, require_chromium()) as page:
+        yield page, origin
+
+
+def _room_state(page, number: int) -> dict:
+    """What the room slide shows: the QR image's box (canvas px), the URL, the fallback's text."""
+    return page.evaluate(
+        """(number) => {
+          const slide = document.querySelector(`#slide-content .slidev-page-${number}`)
+          const scale = document.querySelector('#slide-content').getBoundingClientRect().width / 980
+          const box = (e) => { const r = e.getBoundingClientRect()
+            return [r.left, r.top, r.width, r.height].map(v => v / scale) }
+          const qr = slide.querySelector('img.qr'), url = slide.querySelector('.url')
+          return {
+            scale,
+            images: slide.querySelectorAll('img').length,
+            qr: qr && { box: box(qr), loaded: qr.complete && qr.naturalWidth > 0 },
+            frame: qr && box(slide.querySelector('.qr-frame')),
+            url: url && url.textContent.trim(),
+            off: slide.querySelector('.off')?.innerText ?? null,
+          }
+        }""",
+        number,
+    )
+
+
+def _shot(page, name: str) -> None:
+    shots = os.environ.get("SLIDE_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name))
+
+
+def _assert_fallback(state: dict) -> None:
+    assert state["off"] is not None and state["qr"] is None, state
+    assert state["images"] == 0, "an image on the fallback slide"
+    for words in ("Room mode is off", "python app.py --room", "make demo ROOM=1"):
+        assert words in state["off"], (words, state["off"])
+
+
+def _qr_modules(page, frame: list[float], size: int) -> tuple[list[list[bool]], float, list[int]]:
+    """The QR code as the slide draws it: each module's centre dark or light (a size x size
+    grid), the module's width in px, and the white around the code (left, top, right, bottom)
+    inside its frame, in px. From a screenshot (canvas px = screen px at the slide's size)."""
+    from maintainers.slide_render import png_pixels
+
+    x, y, w, h = frame
+    clip = {"x": x + 1, "y": y + 1, "width": w - 2, "height": h - 2}  # inside the frame's border
+    rows = png_pixels(page.screenshot(clip=clip))
+    dark = [[sum(p) < 3 * 128 for p in row] for row in rows]
+    ys = [i for i, row in enumerate(dark) if any(row)]
+    xs = [j for j in range(len(dark[0])) if any(row[j] for row in dark)]
+    assert ys and xs, "no dark pixel in the QR code's frame"
+    left, top, right, bottom = xs[0], ys[0], xs[-1] + 1, ys[-1] + 1
+    module = (right - left) / size
+    grid = [
+        [dark[int(top + (r + 0.5) * module)][int(left + (c + 0.5) * module)] for c in range(size)]
+        for r in range(size)
+    ]
+    margins = [left, top, len(dark[0]) - right, len(dark) - bottom]
+    return grid, module, margins
+
+
+@needs_npm
+@needs_room_host
+def test_the_room_slide_shows_the_app_s_qr_code_and_url_while_it_runs(built_deck, slides):
+    """Nothing on the port: the fallback. The app starts with --room: within a poll, its QR
+    code (the URL it printed, module for module, large, with its quiet zone) and its URL, in the
+    deck's own font, legible. The app stops: the fallback again (its join code is gone)."""
+    from demo_support.page.room import qr_code
+    from maintainers.harness import free_port
+    from maintainers.slide_render import MEASURE, drawn_fonts, show_slide
+
+    number, port = room_slide(slides).number, free_port()
+    with room_page(built_deck) as (page, origin):
+        slide = f"#slide-content .slidev-page-{number}"
+        show_slide(page, number, f"&room=http://127.0.0.1:{port}", origin)
+        _assert_fallback(_room_state(page, number))
+
+        with hello_app(port, "--room", "--room-host", ROOM_HOST) as app:
+            join = re.search(r"The room joins at (http://\S+)", app.wait_for_line("room joins"))[1]
+            page.wait_for_selector(f"{slide} img.qr", timeout=10_000)  # the next poll, 3 s
+            page.wait_for_function(f"document.querySelector('{slide} img.qr').naturalWidth > 0")
+            page.evaluate("document.fonts.ready")
+            state = _room_state(page, number)
+            _shot(page, "room-on.png")
+
+            assert state["url"] == join, (state["url"], join)
+            assert state["off"] is None and state["images"] == 1, state
+            expected = [[bool(v) for v in row] for row in qr_code(join).matrix]
+            grid, module, margins = _qr_modules(page, state["frame"], len(expected))
+            side = module * len(expected) / state["scale"]
+            image = min(state["qr"]["box"][2:])
+            print(
+                f"QR code: {side:.0f} px of the slide's 980 ({image:.0f} with its border); {join}"
+            )
+            assert side >= QR_MIN_PX, f"the QR code is {side:.0f} px wide, at least {QR_MIN_PX}"
+            wrong = sum(
+                a != b
+                for ra, rb in zip(grid, expected, strict=True)
+                for a, b in zip(ra, rb, strict=True)
+            )
+            assert wrong == 0, f"{wrong} of {len(expected) ** 2} modules differ from {join}'s"
+            quiet = min(margins) / module
+            print(f"modules: {module:.1f} px; quiet zone {quiet:.1f} modules")
+            assert quiet >= QUIET_MODULES, f"{quiet:.1f} modules of white around the code"
+
+            # Its texts, as every slide's: large, contrasted, inside, in the bundled fonts.
+            cdp = page.context.new_cdp_session(page)
+            measured = page.evaluate(MEASURE, number)
+            small = [t for t in measured["texts"] if t["size"] < TEXT_MIN_PX - 0.05]
+            faint = [t for t in measured["texts"] if t["contrast"] < CONTRAST_MIN]
+            outside = [t for t in measured["texts"] if t["outside"]]
+            assert not (small or faint or outside or measured["scrolls"]), (
+                small,
+                faint,
+                outside,
+                measured["scrolls"],
+            )
+            fonts = drawn_fonts(cdp, "slide-content")
+            url = [f for f in fonts if f["text"].startswith("http://")]
+            assert url and url[0]["web"] and url[0]["families"] == ["JetBrains Mono"], url
+            assert all(f["web"] and all(_of(x, BUNDLED) for x in f["families"]) for f in fonts)
+
+        page.wait_for_selector(f"{slide} .off", timeout=10_000)
+        _assert_fallback(_room_state(page, number))
+
+
+@needs_npm
+def test_the_room_slide_falls_back_when_the_app_runs_without_room_mode(built_deck, slides):
+    """The app without --room answers GET /api/room with a 404: the slide asked it, and says
+    how to turn room mode on; no image."""
+    from maintainers.harness import free_port, wait_for
+    from maintainers.slide_render import show_slide
+
+    number, port = room_slide(slides).number, free_port()
+    with room_page(built_deck) as (page, origin), hello_app(port):
+        asked = []
+        page.on("request", lambda r: asked.append(r.url))
+        show_slide(page, number, f"&room=http://127.0.0.1:{port}", origin)
+        room = f"http://127.0.0.1:{port}/api/room"
+        wait_for(lambda: room in asked, 10, 0.2, f"the slide to ask the app: {asked}")
+        page.wait_for_timeout(1000)
+        _assert_fallback(_room_state(page, number))
+        # What it was told (Chromium keeps a CORS-less answer from the page: ask again here).
+        with pytest.raises(urllib.error.HTTPError) as off:
+            urllib.request.urlopen(room, timeout=5)
+        assert off.value.code == 404 and "Room mode is off" in off.value.read().decode()
+        _shot(page, "room-off.png")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
 import secrets
 import socket
 import sys
@@ -273,7 +274,8 @@ class Room:
 
         @app.get(f"{base}/static/<path:name>")
         def static_file(name: str):
-            if name not in JOIN_FILES and not name.startswith("fonts/"):
+            name = posixpath.normpath(name)  # fonts/../app.js is app.js: not the join page's
+            if name not in JOIN_FILES and not (name.startswith("fonts/") and ".." not in name):
                 raise NotFound()
             return send_from_directory(self.main.static_folder, name)
 
@@ -301,6 +303,8 @@ class Room:
         if not isinstance(body, dict):
             raise BadRequest('Send a JSON object: {"name": "Ada"}.')
         phone = request.remote_addr or "?"
+        if self.in_flight() >= IN_FLIGHT:  # full? runs may have ended that nobody watched
+            self.refresh()
         with self.lock:  # the limits, checked and taken at once
             self.check_limits(phone)
             self.phones[phone].append(time.monotonic())
