@@ -692,6 +692,14 @@ def test_make_demo_room_1_serves_the_room_and_without_it_nothing_changes(
                 "the phone's greeting",
             )
             assert done["result"]["greeting"] == expected_greeting("Grace")
+            # README: under make demo OFFLINE=1 the proof has the stand-in's own counts too.
+            proof = wait_for(
+                lambda a=app: (v := http("GET", f"{a}/api/room")[1]["proof"])["ok"] and v, 10, 0.2
+            )
+            assert proof["standin"] == (
+                "The stand-in answered get_ip once and get_location_info once for the 1 run"
+                " started since the room opened."
+            ), proof
         finally:
             code = demo.interrupt(timeout=40)
         demo.assert_clean_exit(code)
