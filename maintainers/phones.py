@@ -1,6 +1,8 @@
 """Simulated phones for the room benchmark: each joins the room from an address of its own
 (POST /j/<code>/runs, as the join page's button), then asks for its run's status once a second
-(a plain GET, not the page's long poll: the worst case for the app) until the run has ended.
+(a plain GET, not the page's long poll: the issue's worst case) until the run has ended; or,
+with ``--as-page``, as join.js asks: ``?wait=0.5&seen=<version>``, again as soon as each answer
+comes (a request held half a second when nothing changed: about two a second).
 
 asyncio and aiohttp: a hundred phones from one process, each bound to its own source address
 (``TCPConnector(local_addr=...)``), so that the app sees a hundred hosts. The benchmark runs it
@@ -56,7 +58,9 @@ async def request(session: aiohttp.ClientSession, method: str, url: str, **kwarg
     return code, body, took, sent
 
 
-async def phone(number: int, room_url: str, source: str, give_up: float, go: float) -> dict:
+async def phone(
+    number: int, room_url: str, source: str, give_up: float, go: float, as_page: bool = False
+) -> dict:
     """One phone: join, then poll its run's status every PERIOD s until it has ended (or until
     ``give_up``, a wall time). ``go``: when all phones press the button (wall time)."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(room_url))
@@ -81,15 +85,19 @@ async def phone(number: int, room_url: str, source: str, give_up: float, go: flo
         # Phones do not press at the same instant's phase: spread their polls over a period.
         loop = asyncio.get_running_loop()
         next_at = loop.time() + random.random() * PERIOD
-        states = []
+        states, query = [], ""
         while time.time() < give_up:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            next_at += PERIOD
-            code, body, took, sent = await request(session, "GET", status_url)
+            next_at = loop.time() if as_page else next_at + PERIOD
+            code, body, took, sent = await request(session, "GET", status_url + query)
             figures["polls"].append((sent, took, code))
             if code != 200:
                 states.append(f"HTTP {code}")
+                query = ""  # join.js: after a pause, a request not held
+                next_at += (3.0 if code == 429 else 1.0) if as_page else 0
                 continue
+            if as_page:
+                query = f"?wait=0.5&seen={body.get('version')}"
             progress = body.get("progress") or {}
             state = progress.get("step") or body.get("status")  # timer, waiting_for_worker...
             if not states or states[-1] != state:
@@ -105,10 +113,10 @@ async def phone(number: int, room_url: str, source: str, give_up: float, go: flo
         return figures
 
 
-async def phones(room_url, sources: list[str], give_up_after: float, delay: float, first=0):
+async def phones(room_url, sources, give_up_after: float, delay: float, first=0, as_page=False):
     go = time.time() + delay  # every phone's session is open by then
     give_up = go + give_up_after
-    jobs = [phone(first + i, room_url, a, give_up, go) for i, a in enumerate(sources)]
+    jobs = [phone(first + i, room_url, a, give_up, go, as_page) for i, a in enumerate(sources)]
     return await asyncio.gather(*jobs)
 
 
@@ -138,7 +146,7 @@ def network(stop: contextlib.ExitStack, count: int) -> tuple[str, list, str]:
 class Crowd:
     """The phones of a wave, one process for each host (``ip netns exec``), read as they go."""
 
-    def __init__(self, room_url: str, groups: list, count: int, give_up: float) -> None:
+    def __init__(self, room_url: str, groups: list, count: int, give_up: float, as_page=False):
         self.joined: dict[int, dict] = {}  # phone number -> its join line
         self.results: list[dict] = []
         self.procs: list[subprocess.Popen] = []
@@ -152,6 +160,7 @@ class Crowd:
                 continue
             argv = [*prefix, sys.executable, "-m", "maintainers.phones", room_url, *mine]
             argv += ["--give-up", str(give_up), "--first", str(first)]
+            argv += ["--as-page"] if as_page else []
             first += len(mine)
             proc = subprocess.Popen(
                 argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -205,9 +214,12 @@ def main() -> None:
     parser.add_argument("--give-up", type=float, default=180, help="seconds, then a run is lost")
     parser.add_argument("--delay", type=float, default=0.5, help="seconds before the first join")
     parser.add_argument("--first", type=int, default=0, help="the first phone's number")
+    parser.add_argument("--as-page", action="store_true", help="poll as join.js: ?wait=0.5&seen=V")
     args = parser.parse_args()
     url = args.room_url.rstrip("/")
-    results = asyncio.run(phones(url, args.sources, args.give_up, args.delay, args.first))
+    results = asyncio.run(
+        phones(url, args.sources, args.give_up, args.delay, args.first, args.as_page)
+    )
     say({"phones": results})
 
 
