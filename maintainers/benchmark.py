@@ -299,7 +299,8 @@ async def run_histories(client: Client, workflow_ids: list[str]) -> dict[str, di
 def read_history(events) -> dict:
     """The run's end, when its timer started, and each activity's starts with their attempts
     (ActivityTaskStarted is written once an attempt ends: its attempt is the last one's)."""
-    scheduled, started, timer_at, closed = {}, [], None, None
+    scheduled, started, timer_at, fired_at, closed = {}, [], None, None, None
+    wall = lambda e: e.event_time.ToDatetime().replace(tzinfo=timezone.utc).timestamp()  # noqa: E731
     for e in events:
         name = EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")
         if name == "ACTIVITY_TASK_SCHEDULED":
@@ -308,14 +309,17 @@ def read_history(events) -> dict:
             a = e.activity_task_started_event_attributes
             started.append((scheduled.get(a.scheduled_event_id, "?"), a.attempt))
         elif name == "TIMER_STARTED":
-            timer_at = e.event_time.ToDatetime().replace(tzinfo=timezone.utc).timestamp()
+            timer_at = wall(e)
+        elif name == "TIMER_FIRED":
+            fired_at = wall(e)
         elif name.startswith("WORKFLOW_EXECUTION_") and name != "WORKFLOW_EXECUTION_STARTED":
-            closed = (name.removeprefix("WORKFLOW_EXECUTION_"), e.event_time)
-    at = closed and closed[1].ToDatetime().replace(tzinfo=timezone.utc).timestamp()
+            closed = (name.removeprefix("WORKFLOW_EXECUTION_"), wall(e))
     return {
         "status": closed[0] if closed else "RUNNING",
-        "closed_at": at,
+        "started_at": wall(events[0]) if events else None,
+        "closed_at": closed and closed[1],
         "timer_at": timer_at,
+        "fired_at": fired_at,
         "scheduled": sorted(scheduled.values()),
         "started": sorted(started),
         "once": sorted(scheduled.values()) == list(STEPS)
@@ -443,6 +447,9 @@ def wave_figures(count, results, runs, view, sampler, crowd, outage, before, aft
     end = max((r.get("done_at") or 0 for r in results), default=start)
     usage = {label: sampler.figures(label, start, end) for label in ("app", "temporal", "worker")}
     phones_cpu = [sampler.figures(f"phones {i}", start, end) for i in range(len(crowd.procs))]
+    ok = [r for r in runs.values() if isinstance(r, dict) and r["closed_at"] and r["fired_at"]]
+    to_timer = [r["timer_at"] - r["started_at"] for r in ok]
+    after_timer = [r["closed_at"] - r["fired_at"] for r in ok]
     seen = [r["done_at"] - closed[r["workflow_id"]] for r in results
             if r.get("done_at") and r.get("workflow_id") in closed]  # fmt: skip
     rates = [len(r["polls"]) / (r["polls"][-1][0] - r["join"]["at"]) for r in results
@@ -450,6 +457,8 @@ def wave_figures(count, results, runs, view, sampler, crowd, outage, before, aft
     figures = {
         "kind": kind,
         "phone_seen": seen,
+        "to_timer": to_timer,
+        "after_timer": after_timer,
         "rate": statistics.mean(rates) if rates else 0.0,
         "count": count,
         "completed": sum(
@@ -512,6 +521,8 @@ def room_table(waves: list[dict], sizes: list[int]) -> None:
         ("room view (GET /api/room) p50, ms", lambda w: ms(quantile(w["view"], 50))),
         ("room view p95 / max, ms", lambda w: f"{ms(quantile(w['view'], 95))} / {ms(max(w['view'], default=None))}"),  # noqa: E501
         ("room view stale p50 / max, s (goal < 2)", lambda w: stale(w)),
+        ("run: its start to its timer, p50 / max, s", lambda w: spread(w["to_timer"])),
+        ("run: its timer fired to its end, p50 / max, s", lambda w: spread(w["after_timer"])),
         ("app CPU mean / busiest s, % of a core", lambda w: cpu(w, "app")),
         ("app RSS max, MB", lambda w: f"{w['usage']['app'][2]:.0f}"),
         ("Temporal dev server CPU mean / busiest, %", lambda w: cpu(w, "temporal")),
@@ -548,6 +559,10 @@ def room_table(waves: list[dict], sizes: list[int]) -> None:
 def held(w: dict) -> str | None:
     """Latencies mean nothing for requests the app holds for news: say so."""
     return "(held 0.5 s)" if w.get("held") else None
+
+
+def spread(values: list[float]) -> str:
+    return f"{quantile(values, 50) or 0:.1f} / {max(values, default=0):.1f}"
 
 
 def stale(w: dict) -> str:
