@@ -123,22 +123,29 @@ async def phones(room_url, sources, give_up_after: float, delay: float, first=0,
 # --- the benchmark's side: phones started, their lines read ------------------------------------
 
 
-def network(stop: contextlib.ExitStack, count: int) -> tuple[str, list, str]:
+def network(stop: contextlib.ExitStack, count: int) -> tuple[str, list, str] | str:
     """Where ``count`` phones live: (the laptop's address for --room-host, [(argv prefix that
     runs a command among them, their addresses)], what they are). Network namespaces (the venue:
-    maintainers/venue.py) where this machine allows them; else loopback addresses, 127.0.1.x
-    (the same app, but not other hosts: the line says so)."""
+    maintainers/venue.py) where this machine allows them; else, on Linux, loopback addresses,
+    127.0.1.x (the same app, but not other hosts: the line says so); else why not (a str)."""
     try:
-        from maintainers import venue
-    except ImportError:
-        why = "no maintainers/venue.py"
+        from maintainers import venue  # fcntl: not on Windows
+    except ImportError as err:
+        why = f"no network namespaces here ({err})"
     else:
         if (why := venue.unavailable()) is None:
             hosts = max(1, min(4, count // 25))  # a few devices on the network, 25 phones each
-            place = stop.enter_context(venue.Venue(phones=count, hosts=hosts))
-            groups = [(host.command(), host.addresses) for host in place.hosts]
-            what = f"{count} phones on {hosts} network namespaces (other hosts, 10.x.y.z)"
-            return place.laptop, groups, what
+            try:
+                place = stop.enter_context(venue.Venue(phones=count, hosts=hosts))
+            except venue.VenueUnavailable as err:  # root, but no CAP_NET_ADMIN (a container)
+                why = str(err)
+            else:
+                groups = [(host.command(), host.addresses) for host in place.hosts]
+                spaces = "namespace" if hosts == 1 else "namespaces"
+                what = f"{count} phones on {hosts} network {spaces} (other hosts, 10.x.y.z)"
+                return place.laptop, groups, what
+    if not sys.platform.startswith("linux"):  # elsewhere only 127.0.0.1 is up by default
+        return f"no phones here: {why}, and no 127.0.1.x addresses off Linux"
     addresses = [f"127.0.1.{i}" for i in range(1, count + 1)]
     return "127.0.0.2", [([], addresses)], f"{count} phones on 127.0.1.x (no venue: {why})"
 
