@@ -580,4 +580,7 @@ def cpu(w: dict, label: str) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # everything started is stopped by then (the ExitStacks)
+        sys.exit("Benchmark interrupted.")
