@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 IP = shutil.which("ip") or "/usr/sbin/ip"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 PREFIX = "venue-"
-LOCK = Path(tempfile.gettempdir()) / "venue-subnets.lock"
+LOCK = Path("/tmp/venue-subnets.lock")  # one for every process, whatever its TMPDIR
 CLONE_NEWNET = 0x40000000
 _counter = itertools.count()
 _open: set[Venue] = set()
@@ -243,8 +243,9 @@ class Phone:
                 return "unreachable"
             raise
 
-    def request(self, method, url, body=None, headers=None, timeout=30, data: bytes | None = None):
-        """An HTTP request from this phone: a JSON body (`body`) or raw bytes (`data`)."""
+    def request(self, method, url, body=None, headers=None, timeout=30, data=None) -> Answer:
+        """An HTTP request from this phone: a JSON body (`body`) or raw bytes (`data`; an
+        iterable of bytes with ``Transfer-Encoding: chunked`` is sent chunked)."""
         parts = urlsplit(url)
         headers = dict(headers or {})
         if body is not None:
@@ -253,7 +254,8 @@ class Phone:
         conn = _Connection(self, parts.hostname, parts.port or 80, timeout)
         try:
             path = parts.path + (f"?{parts.query}" if parts.query else "")
-            conn.request(method, path or "/", data, headers)
+            chunked = "chunked" in headers.get("Transfer-Encoding", "")
+            conn.request(method, path or "/", data, headers, encode_chunked=chunked)
             response = conn.getresponse()
             raw = response.read()
             heads = {k.lower(): v for k, v in response.getheaders()}
@@ -354,7 +356,8 @@ class Venue:
                 ).stdout.split()
                 for pid in pids:  # a browser this venue started in the host, say
                     with contextlib.suppress(OSError, ValueError):
-                        os.kill(int(pid), 9)
+                        if int(pid) != os.getpid():
+                            os.kill(int(pid), 9)
                 subprocess.run([IP, "link", "del", host.link], capture_output=True)
                 subprocess.run([IP, "netns", "del", host.namespace], capture_output=True)
             self.hosts, self.phones = [], []

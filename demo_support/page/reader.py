@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -150,7 +151,7 @@ class TemporalReader:
     def status(self, workflow_id: str, wait: float = 0, seen: int | None = None) -> dict:
         """The run's answer, held up to ``wait`` s (0..10) for its end, or (with ``seen``, an
         answer's version) for news since that answer."""
-        wait = min(max(wait or 0, 0), 10)
+        wait = min(max(wait or 0, 0), 10) if math.isfinite(wait or 0) else 0  # ?wait=nan
         return self._wait_for(self._status(workflow_id, wait, seen), wait)
 
     def lights(self) -> dict:

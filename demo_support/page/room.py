@@ -10,8 +10,10 @@ presenter's page reads the room on 127.0.0.1 (GET /api/room): every run, the cou
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import posixpath
 import secrets
 import socket
 import sys
@@ -123,14 +125,14 @@ class Room:
         return None if calls.get("down") else calls
 
     def refresh(self) -> str | None:
-        """Every run's state, from one reading of them all; None, or why Temporal is unreachable."""
+        """The state of every run not ended yet, from one reading of them all; None, or why
+        Temporal is unreachable (an ended run keeps what it last said)."""
         from demo_support.page.reader import unreachable
 
         with self.lock:
-            ids = list(self.runs)
-        answers = self.reader.statuses(ids)
+            ids = [i for i, e in self.runs.items() if e.state in ("running", "waiting")]
         trouble = None
-        for workflow_id, answer in answers.items():
+        for workflow_id, answer in self.reader.statuses(ids).items():
             entry = self.runs.get(workflow_id)
             if entry is None:
                 continue
@@ -209,16 +211,16 @@ class Room:
         failed = sum(e.state == "failed" for e in entries)
         twice = sum(e.state == "done" and not e.ran_once for e in entries)
         n = len(entries)
-        text = f"{n} runs: none lost, none failed; each ran get_ip once and get_location_info once"
+        text = f"{runs(n)}: none lost, none failed; each ran get_ip once and get_location_info once"
         if failed or twice:
-            text = f"{n} runs: {failed} failed, {twice} with an activity that ran more than once"
+            text = f"{runs(n)}: {failed} failed, {twice} with an activity that ran more than once"
         standin, now = None, self._standin_counts()
         if now and self.counts_at_open:
             ip, geo = (now[s] - self.counts_at_open[s] for s in STEPS)
             started = self.reader.starts - self.starts_at_open
             standin = (
-                f"The stand-in answered get_ip {ip} times and get_location_info {geo} times"
-                f" for the {started} runs started since the room opened"
+                f"The stand-in answered get_ip {times(ip)} and get_location_info {times(geo)}"
+                f" for the {runs(started)} started since the room opened."
             )
         return {
             "ok": not (failed or twice),
@@ -262,7 +264,7 @@ class Room:
     def phone_app(self) -> Flask:
         """The room's listener: the join page, starting a run, a phone's own run; else 404."""
         app = Flask(__name__, root_path=self.main.root_path, static_folder=None)
-        app.config["MAX_CONTENT_LENGTH"] = BODY_BYTES
+        app.config["MAX_CONTENT_LENGTH"] = BODY_BYTES + 1  # a chunked body: read one byte more
         base = f"/j/{self.code}"
         app.errorhandler(Exception)(phone_error)
 
@@ -272,7 +274,8 @@ class Room:
 
         @app.get(f"{base}/static/<path:name>")
         def static_file(name: str):
-            if name not in JOIN_FILES and not name.startswith("fonts/"):
+            name = posixpath.normpath(name)  # fonts/../app.js is app.js: not the join page's
+            if name not in JOIN_FILES and not (name.startswith("fonts/") and ".." not in name):
                 raise NotFound()
             return send_from_directory(self.main.static_folder, name)
 
@@ -289,11 +292,19 @@ class Room:
     def start(self, base: str):
         if (request.content_length or 0) > BODY_BYTES:
             raise BadRequest(too_large(request.content_length))
-        body = request.get_json(silent=True)
+        data = request.get_data(cache=False)  # with no Content-Length (chunked), cut at the limit
+        if len(data) > BODY_BYTES:
+            raise BadRequest(too_large(None))
+        try:
+            body = json.loads(data)
+        except ValueError:
+            body = None
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(body, dict):
             raise BadRequest('Send a JSON object: {"name": "Ada"}.')
         phone = request.remote_addr or "?"
+        if self.in_flight() >= IN_FLIGHT:  # full? runs may have ended that nobody watched
+            self.refresh()
         with self.lock:  # the limits, checked and taken at once
             self.check_limits(phone)
             self.phones[phone].append(time.monotonic())
@@ -348,6 +359,14 @@ class Room:
         return phone_fields(body), answer.status_code
 
 
+def runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 PHONE_FIELDS = ("workflow_id", "status", "version", "progress", "result", "error")
 
 
@@ -356,7 +375,9 @@ def phone_fields(body: dict) -> dict:
     return {k: body[k] for k in PHONE_FIELDS if k in body}
 
 
-def too_large(size) -> str:
+def too_large(size: int | None) -> str:
+    if not size:  # chunked: no size given, cut at the limit
+        return f"The request is too large: more than {BODY_BYTES} bytes."
     return f"The request is too large: {size} bytes, at most {BODY_BYTES}."
 
 

@@ -597,3 +597,123 @@ async function pollStage() {
   }
 }
 pollStage();
+
+// The room panel (room mode: the app started with --room): only when GET /api/room answers
+// 200 (404 when room mode is off: nothing on the page changes). The join URL and its QR code,
+// the room's timer, its counts, every run of the room (newest first) and the proof; asked for
+// every second.
+let roomOn = false;
+let shownRoom = { qr: "", runs: "" };
+let roomSecondsEdited = false; // the presenter is typing a timer: the refresh leaves it alone
+
+const ROOM_STATES = { running: "running", waiting: "waiting", done: "done", failed: "failed" };
+
+function renderRoom(room) {
+  roomOn = true;
+  $("room-panel").hidden = false;
+  show("room-url", room.url);
+  if (room.qr_svg !== shownRoom.qr) {
+    $("room-qr").src = room.qr_svg; // a data: URI made by the app (segno): nothing fetched
+    shownRoom.qr = room.qr_svg;
+  }
+  if (!roomSecondsEdited && document.activeElement !== $("room-seconds")) {
+    $("room-seconds").value = String(room.sleep_seconds);
+  }
+  show("room-summary", room.summary);
+  show("room-unreachable", room.unreachable || "");
+  $("room-runs").dataset.stale = String(Boolean(room.unreachable)); // the runs as last read
+  const proof = room.proof || {};
+  $("room-proof").dataset.ok = String(proof.ok === undefined ? null : proof.ok);
+  show("room-proof-text", proof.text || "");
+  show("room-proof-standin", proof.standin || "");
+  const runs = room.runs || [];
+  const key = JSON.stringify(runs);
+  if (key === shownRoom.runs) return;
+  shownRoom.runs = key;
+  const list = $("room-runs");
+  const scrolled = list.scrollTop;
+  list.replaceChildren(
+    ...runs.map((run) => {
+      const li = el("li");
+      li.dataset.state = run.state;
+      li.dataset.workflowId = run.workflow_id;
+      const name = el("a", "room-name", run.name);
+      name.href = run.ui_url;
+      name.target = "_blank";
+      name.rel = "noopener";
+      li.append(name, el("span", "step-state", ROOM_STATES[run.state] || run.state));
+      li.append(el("span", "room-step", run.message || run.step || ""));
+      return li;
+    }),
+  );
+  list.hidden = runs.length === 0;
+  list.scrollTop = scrolled; // the presenter's scroll stays where it was
+}
+
+function roomSaid(text, refused) {
+  show("room-message", text);
+  $("room-message").dataset.refused = String(refused);
+}
+
+async function askRoom(method, path, body) {
+  const options = { method };
+  if (body !== undefined) {
+    options.headers = { "Content-Type": "application/json" };
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => ({}));
+  return { status: response.status, data };
+}
+
+$("room-seconds").addEventListener("input", () => (roomSecondsEdited = true));
+
+$("room-timer").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("room-seconds").value.trim();
+  const seconds = text === "" ? null : Number(text);
+  try {
+    const { status, data } = await askRoom("POST", "/api/room", { sleep_seconds: seconds });
+    if (status !== 200) return roomSaid(data.error || `The app answered ${status}.`, true);
+    roomSecondsEdited = false;
+    renderRoom(data);
+    roomSaid(`The room's new runs wait ${data.sleep_seconds} s on their timer.`, false);
+  } catch (err) {
+    roomSaid("The app is not answering.", true);
+  }
+});
+
+// The page's Reset clears the room's ended runs too (runs in flight stay listed).
+$("reset-button").addEventListener("click", async () => {
+  if (!roomOn) return;
+  try {
+    const { status, data } = await askRoom("POST", "/api/room/reset");
+    if (status === 200) renderRoom(data);
+    else roomSaid(data.error || `The app answered ${status}.`, true);
+  } catch (err) {
+    roomSaid("The app is not answering.", true);
+  }
+});
+
+async function pollRoomOnce() {
+  try {
+    const { status, data } = await askRoom("GET", "/api/room");
+    if (status === 404) {
+      // room mode is off (or the app came back without it): no panel
+      roomOn = false;
+      $("room-panel").hidden = true;
+      return false;
+    }
+    if (status === 200) renderRoom(data);
+  } catch (err) {
+    // the app is down: the panel keeps its last state (the lights say so) until it answers
+  }
+  return true;
+}
+
+async function pollRoom() {
+  while (await pollRoomOnce()) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+pollRoom();

@@ -189,7 +189,8 @@ async function poll(workflowId) {
     }
     if (status === 404) {
       showForm();
-      show("error", `${data.error || "This room does not know your run."} Start another.`);
+      // The room forgot it: the presenter's Reset (runs ended), or the app restarted (a new room).
+      show("error", "The room no longer has your run: the presenter reset the room or restarted the app. Start another, or scan the QR code again.");
       return;
     }
     if (status !== 200) {
