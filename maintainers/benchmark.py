@@ -5,8 +5,9 @@ services, a hello-ip worker and the app: a greeting through the JSON API (POST, 
 as the page does) against a bare client.execute_workflow; the page's refresh cost (with 1 and
 20 pages polling); 100 greetings at once; the app's memory over 1,000 greetings. And the room
 (room mode; the phones: maintainers/phones.py): 25, 50 and 100 simulated phones from network
-namespaces, each starting a run and polling its status; then 100 runs with the worker Ctrl-C'd
-and restarted while their timers wait.
+namespaces, each starting a run and polling its status (the biggest room again as join.js polls);
+then 100 runs with the worker Ctrl-C'd and restarted while their timers wait. --kept N: N more
+phones with the last wave's runs still listed (the room joins again without a Reset).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> None:
         default=100,
         help="phones in the worker-restart wave (0: none)",
     )
+    parser.add_argument("--kept", type=int, default=0, help="N more phones, the last runs kept")
     args = parser.parse_args()
     sizes = [int(n) for n in args.phones.split(",") if n.strip()]
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stop:
@@ -100,7 +102,7 @@ def main() -> None:
                 failed.append("the app's memory grew past its bound")
             stage.stop()
         if not args.no_room:
-            failed += room(server, sizes, args.room_timer, args.restart_phones)
+            failed += room(server, sizes, args.room_timer, args.restart_phones, args.kept)
         if failed:
             sys.exit("FAILED: " + "; ".join(failed))
 
@@ -327,12 +329,12 @@ def read_history(events) -> dict:
     }
 
 
-def room(server: DevServer, sizes: list[int], timer: int, restart: int = 100) -> list[str]:
+def room(server: DevServer, sizes: list[int], timer: int, restart=100, kept=0) -> list[str]:
     """The room's figures: a wave of phones for each size, then the worker-restart wave; the
     table; what failed (a run lost, an activity run twice), [] when nothing did."""
     namespace = harness.SCENARIO_NAMESPACES[0]  # a task queue of its own: its worker alone
     with contextlib.ExitStack() as stop:
-        network = phones.network(stop, max([*sizes, restart]))
+        network = phones.network(stop, max([*sizes, restart, kept]))
         if isinstance(network, str):
             print(f"\nThe room: skipped ({network}).")
             return []
@@ -353,6 +355,10 @@ def room(server: DevServer, sizes: list[int], timer: int, restart: int = 100) ->
         waves = [wave(stage, loop, client, room_url, groups, n, timer) for n in sizes]
         if page_too := max(sizes, default=0):  # the biggest room again, as join.js polls
             waves.append(wave(stage, loop, client, room_url, groups, page_too, timer, as_page=True))
+        if kept:  # the room joins again without a Reset: its last runs stay listed
+            listed = waves[-1]["count"] if waves else 0
+            waves.append(wave(stage, loop, client, room_url, groups, kept, timer, keep=True))
+            waves[-1]["kind"] = f"{kept}, {listed} kept"
         if restart:
             waves.append(wave(stage, loop, client, room_url, groups, restart, timer, True))
     room_table(waves, sizes)
