@@ -70,7 +70,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60, help="latency samples of each kind")
     parser.add_argument("--pollers", type=int, default=20, help="pages polling at once")
     parser.add_argument("--greetings", type=int, default=1000, help="for the memory figure")
-    parser.add_argument("--only-refresh", action="store_true", help="no teaser, no latency")
+    parser.add_argument(
+        "--only-refresh", action="store_true", help="no teaser, no latency, no room"
+    )
     parser.add_argument("--only-room", action="store_true", help="the room's figures alone")
     parser.add_argument("--no-room", action="store_true", help="without the room's figures")
     parser.add_argument(
@@ -94,14 +96,16 @@ def main() -> None:
         if not args.only_room:
             if not args.only_refresh:
                 counter_restarts(server)
-            stage = HelloStage(server).start_all()
+            stage = HelloStage(server)
+            stop.callback(stage.stop)  # on a failure too
+            stage.start_all()
             if not args.only_refresh:
                 latency(stage, server, args.runs)
             refresh_cost(stage, args.pollers)
             if not throughput_and_memory(stage, args.greetings):
                 failed.append("the app's memory grew past its bound")
-            stage.stop()
-        if not args.no_room:
+            stage.stop()  # before the room's pieces start
+        if not (args.no_room or args.only_refresh):
             failed += room(server, sizes, args.room_timer, args.restart_phones, args.kept)
         if failed:
             sys.exit("FAILED: " + "; ".join(failed))
