@@ -334,8 +334,9 @@ def read_history(events) -> dict:
 
 
 def room(server: DevServer, sizes: list[int], timer: int, restart=100, kept=0) -> list[str]:
-    """The room's figures: a wave of phones for each size, then the worker-restart wave; the
-    table; what failed (a run lost, an activity run twice), [] when nothing did."""
+    """The room's figures: a wave of phones for each size, the biggest again polling as join.js
+    does, ``kept`` more with those runs still listed, then the worker-restart wave; the table;
+    what failed (a run lost, an activity run twice), [] when nothing did."""
     namespace = harness.SCENARIO_NAMESPACES[0]  # a task queue of its own: its worker alone
     with contextlib.ExitStack() as stop:
         network = phones.network(stop, max([*sizes, restart, kept]))
@@ -355,7 +356,8 @@ def room(server: DevServer, sizes: list[int], timer: int, restart=100, kept=0) -
         stop.callback(loop.close)
         client = loop.run_until_complete(Client.connect(server.address, namespace=namespace))
         print(f"\nThe room: {where}; the app's room at {room_url}; timer {timer} s;")
-        print("  each phone: POST /runs, then GET its run's status every 1 s (no long poll)")
+        print("  each phone: POST /runs, then GET its run's status every 1 s (no long poll);")
+        print("  'as join.js': each GET ?wait=0.5&seen=<version>, the next as soon as it answers")
         waves = [wave(stage, loop, client, room_url, groups, n, timer) for n in sizes]
         if page_too := max(sizes, default=0):  # the biggest room again, as join.js polls
             waves.append(wave(stage, loop, client, room_url, groups, page_too, timer, as_page=True))
@@ -371,7 +373,7 @@ def room(server: DevServer, sizes: list[int], timer: int, restart=100, kept=0) -
 
 def wave(
     stage, loop, client, room_url, groups, count, timer, restart=False, as_page=False, keep=False
-):  # noqa: E501
+):
     """``count`` phones join at once and poll until their runs end (``restart``: the worker is
     Ctrl-C'd once every run waits on its timer, and started again once every timer has fired;
     ``as_page``: they poll as join.js does; ``keep``: the last waves' runs stay in the room)."""
