@@ -16,8 +16,8 @@ this namespace's 127.0.0.1 (Temporal, the presenter's page) is another address o
 Requests come from this process, no subprocess each: a thread of each host lives in its
 namespace (it calls setns(2) once, when it starts) and makes that host's sockets; a socket
 belongs to the namespace it was made in, whichever thread uses it afterwards. Any thread can then
-bind a phone's address, connect and talk. os.setns is Python 3.12's; before (3.10, 3.11) the same
-system call through ctypes. A thread that never leaves its namespace is safer than switching the
+bind a phone's address, connect and talk. The system call goes through ctypes (os.setns is
+Python 3.12's only). A thread that never leaves its namespace is safer than switching the
 caller's thread in and back out: the test's own threads stay in the laptop's namespace whatever
 fails.
 
@@ -106,9 +106,6 @@ def or_skip(phones: int = 1, hosts: int | None = None):
 
 
 def _setns(fd: int) -> None:
-    if hasattr(os, "setns"):  # Python 3.12+
-        os.setns(fd, CLONE_NEWNET)
-        return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.setns(fd, CLONE_NEWNET) != 0:
         code = ctypes.get_errno()

@@ -122,6 +122,7 @@ class TemporalReader:
         self.workers: run_view.Workers | None = None
         self.standin: dict | None = None
         self.starts = 0  # start_workflow calls through this app's client
+        self.kept = RUNS_KEPT  # runs remembered (room mode: at least its runs in flight)
         self._standin_at = 0.0  # when that count was asked for (monotonic)
         self._standin_task: asyncio.Future | None = None
         self._runs: OrderedDict[str, RunReader] = OrderedDict()
@@ -242,7 +243,7 @@ class TemporalReader:
     def _run(self, workflow_id: str) -> RunReader:
         run = self._runs.pop(workflow_id, None) or RunReader(self, workflow_id)
         self._runs[workflow_id] = run  # the newest last
-        while len(self._runs) > RUNS_KEPT:
+        while len(self._runs) > self.kept:
             self._runs.popitem(last=False)[1].stop()
         return run
 

@@ -76,6 +76,8 @@ class Room:
         self.lock = threading.Lock()
         self.counts_at_open: dict | None = None
         self.starts_at_open = 0
+        self.qr_svg = ""  # the join URL's QR code, drawn once by open()
+        self.refreshed = 0.0  # when a full room last re-read its runs (monotonic)
 
     # --- the presenter's side, on 127.0.0.1 ---------------------------------------------------
 
@@ -185,7 +187,7 @@ class Room:
         ]
         return {
             "url": self.url,
-            "qr_svg": qr_code(self.url).svg_data_uri(scale=8, border=2),
+            "qr_svg": self.qr_svg,
             "sleep_seconds": self.sleep_seconds,
             "limits": {"runs_per_phone_per_minute": PER_MINUTE, "in_flight": IN_FLIGHT}
             | {"body_bytes": BODY_BYTES, "name_chars": 100},
@@ -253,6 +255,8 @@ class Room:
         server = make_server(host, port, self.phone_app(), threaded=True, fd=listening.fileno())
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.url = f"http://{host}:{port}/j/{self.code}"
+        self.qr_svg = qr_code(self.url).svg_data_uri(scale=8, border=2)
+        self.reader.kept = max(self.reader.kept, IN_FLIGHT + 50)  # every run in flight read once
         self._rebase()
         print(f"The room joins at {self.url} (phones on this network; the QR code below)")
         try:
@@ -303,7 +307,9 @@ class Room:
         if not isinstance(body, dict):
             raise BadRequest('Send a JSON object: {"name": "Ada"}.')
         phone = request.remote_addr or "?"
-        if self.in_flight() >= IN_FLIGHT:  # full? runs may have ended that nobody watched
+        full = self.in_flight() >= IN_FLIGHT
+        if full and time.monotonic() - self.refreshed > 1:  # runs may have ended unwatched
+            self.refreshed = time.monotonic()
             self.refresh()
         with self.lock:  # the limits, checked and taken at once
             self.check_limits(phone)
