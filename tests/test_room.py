@@ -199,7 +199,7 @@ def test_a_phone_gets_the_join_page_starts_a_run_and_polls_it_to_its_greeting(ro
 
 def test_the_join_pages_files_are_served_to_a_phone(room):
     phone = room.phone()
-    for name in ("join.js", "style.css", "fonts/inter-latin-400-normal.woff2"):
+    for name in ("run-status.js", "join.js", "style.css", "fonts/inter-latin-400-normal.woff2"):
         answer = phone.get(f"{room.join}/static/{name}")
         assert answer.status == 200, (name, answer.status)
 
