@@ -35,9 +35,11 @@ INPUTS = [
     "hello-ip/workflow.py",
     "hello-ip/activities.py",
     "hello-ip/standin.py",
+    "hello-ip/static/run-status.js",
     "hello-ip/static/app.js",
     "hello-ip/static/style.css",
     "hello-ip/templates/index.html",
+    "hello-ip/templates/run-status.html",
     "demo_support/page/run_view.py",  # the page's words: status line, timeline, lights
     "requirements.txt",
     "maintainers/slide_screenshots.py",

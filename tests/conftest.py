@@ -71,8 +71,10 @@ def browser():
 
 
 @pytest.fixture
-def shots(tmp_path):
-    """Where a test's screenshots go: $TIMELINE_SCREENSHOTS when set."""
-    folder = Path(os.environ.get("TIMELINE_SCREENSHOTS") or tmp_path)
+def shots(request, tmp_path):
+    """Where a test's screenshots go: the folder in the environment variable its module names
+    in SCREENSHOTS ($TIMELINE_SCREENSHOTS unless it names another) when set, else tmp_path."""
+    variable = getattr(request.module, "SCREENSHOTS", "TIMELINE_SCREENSHOTS")
+    folder = Path(os.environ.get(variable) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -27,16 +27,10 @@ from maintainers.harness import (
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = require_chromium()
+SCREENSHOTS = "PAGE_SCREENSHOTS"  # where the shots fixture (conftest.py) saves, when set
 SIZES = [(1280, 720), (1920, 1080)]  # the README's projector sizes, at browser zoom 100%
 CODE_MIN_PX = 18  # the code view, legible from the back row at 1280x720
 PAYOFF = ["#lights", "#status", "#timeline-section", "#code-section", "#result", "#stage-panel"]
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("PAGE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def new_page(browser, url, width=1280, height=720):

@@ -11,12 +11,10 @@ Screenshots go to $PAGE_SCREENSHOTS when set (else pytest's temporary folder).
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,6 +24,7 @@ from maintainers.harness import DevServer, HelloStage, Proc, expected_greeting, 
 from presenter import stage as make_demo
 
 HTML_NAME = "<img src=x onerror=alert(1)>"
+SCREENSHOTS = "PAGE_SCREENSHOTS"  # where the shots fixture (conftest.py) saves, when set
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS pixels
 
 
@@ -199,7 +198,7 @@ def test_a_phone_gets_the_join_page_starts_a_run_and_polls_it_to_its_greeting(ro
 
 def test_the_join_pages_files_are_served_to_a_phone(room):
     phone = room.phone()
-    for name in ("join.js", "style.css", "fonts/inter-latin-400-normal.woff2"):
+    for name in ("run-status.js", "join.js", "style.css", "fonts/inter-latin-400-normal.woff2"):
         answer = phone.get(f"{room.join}/static/{name}")
         assert answer.status == 200, (name, answer.status)
 
@@ -494,13 +493,6 @@ def browsers(the_venue):
         yield phone, presenter
         presenter.close()
         phone.close()
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("PAGE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

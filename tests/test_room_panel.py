@@ -11,9 +11,7 @@ when set (else pytest's temporary folder).
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -37,17 +35,11 @@ if not sys.platform.startswith("linux"):
         "the room listens on 127.0.0.2: on Linux all of 127/8 is loopback", allow_module_level=True
     )
 
+SCREENSHOTS = "PAGE_SCREENSHOTS"  # where the shots fixture (conftest.py) saves, when set
 ROOM_HOST = "127.0.0.2"  # the room's listener: an address other than the presenter's 127.0.0.1
 TIMER = 10  # the room's timer, set on the panel: time to Ctrl-C the worker while runs wait
 PHONES = ["Grace", "Linus", "<b>Margaret</b>", "Barbara", "Ken"]  # besides Ada, in Chromium
 NO_WORKER_HINT = "Is worker.py running? Start it and the run continues where it stopped."
-
-
-@pytest.fixture
-def shots(tmp_path):
-    folder = Path(os.environ.get("PAGE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ IN_FLIGHT = int(os.environ.get("ROOM_IN_FLIGHT", "150"))  # the room's runs not 
 BODY_BYTES = 1024  # a join request's body, at most
 TIMER = 30  # seconds: the room's timer until the presenter sets another (0..60)
 FORGET = 300  # seconds after its timer: a run nobody watched no longer counts as in flight
-JOIN_FILES = ("join.js", "style.css")  # with fonts/*: what the join page loads
+JOIN_FILES = ("run-status.js", "join.js", "style.css")  # with fonts/*: what the join page loads
 STEPS = ("get_ip", "get_location_info")
 OFF = "Room mode is off: start the app with --room."
 

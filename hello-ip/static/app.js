@@ -1,17 +1,9 @@
 // The page starts a run, then asks the app for its status until it ends.
 // Everything shown comes from the app's JSON API; names are shown as text.
+// What it shows of the run, and how it asks, is run-status.js's (loaded first), as on the join page.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const form = $("greeting-form");
-let currentRun = null; // the workflow id being watched
-let ticker = null;
-
-function show(id, text) {
-  const el = $(id);
-  el.textContent = text;
-  el.hidden = text === "" || text === null || text === undefined;
-}
 
 function clearOutput() {
   ["status", "result", "ui-link-line", "timeline-section"].forEach((id) => ($(id).hidden = true));
@@ -69,19 +61,6 @@ function restore() {
   setOptionsVisible(kept.options === true);
 }
 
-// A name has at most 100 characters (the app refuses more, and says so): the page says it at
-// the limit rather than dropping what is typed past it.
-const NAME_MAX = 100;
-
-function checkName() {
-  const length = $("name").value.trim().length;
-  let text = "";
-  if (length > NAME_MAX) text = `${length} characters: ${NAME_MAX} characters at most`;
-  else if (length === NAME_MAX) text = `${NAME_MAX} characters at most: that is the limit`;
-  show("name-limit", text);
-  $("name").setAttribute("aria-invalid", String(length > NAME_MAX));
-}
-
 $("name").addEventListener("input", () => {
   checkName();
   remember();
@@ -132,121 +111,45 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-// What the page knows about the run being watched, and when it learnt it.
-let seen = null; // { data, at }: the last status the app gave, and the local time
-let problem = null; // { line, detail }: why the last request got no status
-let runStart = null; // the run's start, on the local clock
 let runLights = false; // while a run is watched, its answers light the lights (one reading)
 
+// What the page does around its run, for run-status.js's follow and poll.
+const RUN_PAGE = {
+  url: (workflowId) => `/api/greetings/${encodeURIComponent(workflowId)}`,
+  words: {
+    temporal: "The run is safe in Temporal's database. The page keeps trying.",
+    app: "Is app.py running? The page keeps trying.",
+    error: "",
+  },
+  render,
+  finish,
+  ended: showError,
+  forgotten(data) {
+    finish();
+    showError(data.error);
+  },
+  answered(data) {
+    setLights(data.lights);
+    renderTimeline(data);
+  },
+  unanswered(status, data) {
+    if (status === 0 || data.lights) setLights(status === 0 ? APP_SILENT : data.lights);
+  },
+};
+
 function watch(workflowId, uiUrl) {
-  currentRun = workflowId;
   runLights = true;
-  seen = null;
-  problem = null;
-  runStart = null;
   $("ui-link").href = uiUrl;
   $("ui-link-line").hidden = false;
-  $("status").hidden = false;
-  render();
-  clearInterval(ticker);
-  ticker = setInterval(render, 250); // countdowns keep moving between answers
-  poll(workflowId);
-}
-
-const secondsSince = (then) => (Date.now() - then) / 1000;
-
-// One countdown per answer: the status line and the timeline read the same one.
-function countdownText(countdown) {
-  const left = countdown.seconds - secondsSince(seen.at);
-  return left > 0 ? countdown.text.replace("{s}", Math.ceil(left)) : countdown.done;
+  follow(workflowId, RUN_PAGE);
 }
 
 function render() {
   renderCountdowns();
-  show("elapsed", runStart === null ? "" : `Elapsed: ${Math.floor(secondsSince(runStart))} s`);
-  if (problem) {
-    show("status-line", problem.line);
-    show("status-detail", problem.detail);
-    return;
-  }
-  if (!seen) {
-    show("status-line", "Starting the workflow...");
-    show("status-detail", "");
-    return;
-  }
-  const p = seen.data.progress || {};
-  const line = p.countdown ? countdownText(p.countdown) : p.message || seen.data.status;
-  const details = (p.details || []).map((d) => (typeof d === "string" ? d : countdownText(d)));
-  show("status-line", line);
-  show("status-detail", details.join("\n"));
+  renderStatus();
 }
 
-const TEMPORAL_DOWN = {
-  line: "Temporal is unreachable",
-  detail: "The run is safe in Temporal's database. The page keeps trying.",
-};
-const APP_DOWN = {
-  line: "The app is not answering",
-  detail: "Is app.py running? The page keeps trying.",
-};
-
-async function poll(workflowId) {
-  let wait = 0; // the first answer at once; then hold each request up to half a second
-  while (currentRun === workflowId) {
-    let data = null;
-    let status = 0;
-    try {
-      const news = seen ? `&seen=${seen.data.version}` : ""; // held until there is news
-      const response = await fetch(`/api/greetings/${encodeURIComponent(workflowId)}?wait=${wait}${news}`);
-      status = response.status;
-      data = await response.json().catch(() => ({}));
-    } catch (err) {
-      status = 0; // no answer at all: the app is down
-    }
-    if (currentRun !== workflowId) return;
-    if (status === 404) {
-      finish(workflowId);
-      showError(data.error);
-      return;
-    }
-    if (status !== 200) {
-      if (status === 503) problem = TEMPORAL_DOWN;
-      else if (status === 0) problem = APP_DOWN;
-      else problem = { line: "The app reported an error", detail: data.error || `HTTP ${status}` };
-      if (status === 0 || data.lights) setLights(status === 0 ? APP_SILENT : data.lights);
-      render();
-      wait = 0;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      continue;
-    }
-    problem = null;
-    seen = { data, at: Date.now() };
-    setLights(data.lights);
-    renderTimeline(data);
-    if (runStart === null && data.progress) {
-      runStart = seen.at - 1000 * (data.progress.elapsed_seconds || 0);
-    }
-    render();
-    if (data.status === "COMPLETED") {
-      finish(workflowId);
-      const [hello, ip, place] = data.result.greeting;
-      show("greeting-line", hello);
-      show("ip-line", ip);
-      show("location-line", place);
-      $("result").hidden = false;
-      return;
-    }
-    if (data.status !== "RUNNING") {
-      finish(workflowId);
-      showError(data.error || `The run ended: ${data.status}.`);
-      return;
-    }
-    wait = 0.5;
-  }
-}
-
-function finish(workflowId) {
-  if (currentRun !== workflowId) return;
+function finish() {
   runLights = false; // the lights ask for themselves again
   clearInterval(ticker);
   $("status").hidden = true;
@@ -509,7 +412,7 @@ async function pollLights() {
         if (!runLights) setLights(APP_SILENT);
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 500)); // cheap: one reading for all pages
+    await pause(500); // cheap: one reading for all pages
   }
 }
 pollLights();
@@ -593,7 +496,7 @@ async function pollStageOnce() {
 
 async function pollStage() {
   while (await pollStageOnce()) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await pause(1000);
   }
 }
 pollStage();
@@ -713,7 +616,7 @@ async function pollRoomOnce() {
 
 async function pollRoom() {
   while (await pollRoomOnce()) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await pause(1000);
   }
 }
 pollRoom();
