@@ -29,7 +29,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
+from demo_support import missing_package
+
+try:
+    import aiohttp
+except ImportError as err:
+    missing_package(err, "make benchmark")
 
 REPO = Path(__file__).resolve().parents[1]
 
