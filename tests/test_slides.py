@@ -708,12 +708,11 @@ def _chromium() -> str | None:
     )
 
 
-@needs_npm
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium or Chrome: the PDF is not exported")
-@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="no pdfinfo (poppler-utils)")
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no pdftotext (poppler-utils)")
-def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides, tmp_path):
-    pdf = tmp_path / "deck.pdf"
+SLIDE_LOAD_ERROR = "An error occurred on this slide"  # Slidev's page for a slide's failed load
+
+
+def _export(pdf: Path, number: str) -> str:
+    """`npm run export` to ``pdf``; the text of its page ``number``."""
     done = subprocess.run(
         [NPM, "run", "export", "--", "--output", str(pdf)],
         cwd=SLIDES,
@@ -723,18 +722,30 @@ def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides,
         timeout=300,
     )
     assert done.returncode == 0, f"export failed:\n{done.stdout[-4000:]}\n{done.stderr}"
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
-    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
-    assert pages == len(slides)
-    # The room slide, with no app to ask (nor any asked: a join code is made at each start):
-    # the fallback, in text.
-    number = str(room_slide(slides).number)
-    text = subprocess.run(
+    return subprocess.run(
         ["pdftotext", "-f", number, "-l", number, str(pdf), "-"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+@needs_npm
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium or Chrome: the PDF is not exported")
+@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="no pdfinfo (poppler-utils)")
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no pdftotext (poppler-utils)")
+def test_the_deck_exports_to_a_pdf_with_one_page_per_slide(node_modules, slides, tmp_path):
+    pdf = tmp_path / "deck.pdf"
+    number = str(room_slide(slides).number)
+    text = _export(pdf, number)
+    if SLIDE_LOAD_ERROR in text:  # seen once, in CI under load; never in an export run alone
+        print(f"the export's page {number} showed Slidev's load error: exporting again")
+        text = _export(pdf, number)  # a second time fails the test
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
+    assert pages == len(slides)
+    # The room slide, with no app to ask (nor any asked: a join code is made at each start):
+    # the fallback, in text.
     for words in ("Room mode is off", "python app.py --room", "make demo ROOM=1", "is live"):
         assert words in text, (words, text)
 
