@@ -173,6 +173,7 @@ class DevServer:
         db_dir = db_dir or tempfile.mkdtemp(prefix="temporal-", dir=OUTPUT_ROOT)
         self.db_file = Path(db_dir) / "temporal.db"
         self.proc: Proc | None = None
+        self.started = False  # once it has, its ports stay (a restart is on the same ones)
 
     @property
     def address(self) -> str:
@@ -187,7 +188,14 @@ class DevServer:
         args = [*server.argv(), "--ip", "127.0.0.1", "--log-level", "error"]
         args += [arg for ns in self.namespaces for arg in ("--namespace", ns)]
         self.proc = Proc(args, cwd=self.db_file.parent, name="temporal")
-        wait_for(self._ready, timeout, 0.2, "the Temporal dev server")
+        try:
+            wait_for(self._ready, timeout, 0.2, "the Temporal dev server")
+        except AssertionError as err:  # a free port taken since by another test's process
+            if self.started or "address already in use" not in str(err):
+                raise
+            self.port, self.ui_port = free_port(), free_port()
+            return self.start(timeout)
+        self.started = True
         return self
 
     restart = start  # the same ports, the same database file

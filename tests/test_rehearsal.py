@@ -729,6 +729,14 @@ def test_demo_3_the_worker_dies_while_the_timer_waits(rehearsal):
     rehearsal.assert_run(run_id, "demo-3")
 
 
+def _text(path: Path) -> str | None:
+    """A file's text, or None while it is missing (git checkout replaces it: gone a moment)."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
+
+
 def _wait_event(rehearsal, run_id: str, event: str, timeout: float) -> float:
     wait_for(lambda: event in rehearsal.ui_history(run_id), timeout, 0.1, event)
     return time.monotonic()
@@ -850,7 +858,7 @@ def test_demo_6_a_change_that_breaks_replay_fixed_with_workflow_patched(rehearsa
 
     # The repository as committed, in one step; the worker restarted on it.
     rehearsal.run("demo-6-reset")
-    wait_for(lambda: source.read_text() == committed, 10, 0.1, "git checkout workflow.py")
+    wait_for(lambda: _text(source) == committed, 10, 0.1, "git checkout workflow.py")
     t.ctrl_c("2")
     t.wait_for("2", r"^Worker stopped\.$", after=t.last_command_line("2", "python worker.py"))
     t.up_enter("2")
