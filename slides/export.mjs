@@ -73,5 +73,13 @@ else {
   // Playwright's own Chromium, if `npx playwright-core install chromium` fetched one.
   console.log('No Chromium or Chrome found (set CHROMIUM_PATH): trying Playwright\'s own browser.')
 }
-const slidev = spawnSync(process.execPath, [SLIDEV, ...args], { cwd: HERE, stdio: 'inherit' })
+const exportDeck = () => spawnSync(process.execPath, [SLIDEV, ...args], { cwd: HERE, stdio: 'inherit' })
+let slidev = exportDeck()
+if (slidev.status !== 0) {
+  // Slidev waits 30 s for the page to show, a limit it does not let us set (--timeout is the
+  // page load's). A fresh clone's first export on a busy laptop can take longer, while Vite
+  // transforms the whole deck once; the second export finds it done.
+  console.log('The export failed (a busy machine\'s first export can outlast Slidev\'s 30 s): once more.')
+  slidev = exportDeck()
+}
 process.exit(slidev.status ?? 1)
