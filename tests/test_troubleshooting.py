@@ -243,6 +243,7 @@ def room_row(starting: str) -> str:
 
 
 @pytest.mark.skipif(sys.platform != "linux" or not shutil.which("unshare"), reason="Linux netns")
+@pytest.mark.skipif(shutil.which("ip") is None, reason="no ip (iproute2): a Debian root has none")
 @pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
 def test_room_mode_on_no_network_says_so_in_one_line():
     """`python app.py --room` on a laptop on no network (a namespace with only the loopback)."""
